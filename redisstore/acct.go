@@ -1,0 +1,187 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// validNAS rejects NAS names that would break the key schema.
+func validNAS(nas string) error {
+	if nas == "" || strings.ContainsAny(nas, "{}|") {
+		return fmt.Errorf("%w: nas name %q: must be non-empty without {, } or |", session.ErrInvalid, nas)
+	}
+	return nil
+}
+
+// Account applies one accounting packet to the device's sessions: one Lua
+// script (plus the NAS's open-record index in the same pipeline), so one
+// round trip. It is idempotent for a given packet: counters are cumulative,
+// so a retry after a timeout adds nothing the first attempt stored.
+func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.AcctResult, error) {
+	if err := validNAS(ev.NAS); err != nil {
+		return session.AcctResult{}, err
+	}
+	var kind string
+	switch ev.Kind {
+	case session.AcctStart:
+		kind = "start"
+	case session.AcctInterim:
+		kind = "interim"
+	case session.AcctStop:
+		kind = "stop"
+	default:
+		return session.AcctResult{}, fmt.Errorf("%w: accounting kind %d", session.ErrInvalid, ev.Kind)
+	}
+	const max53 = 1 << 53 // Lua numbers are doubles: exact below 2^53
+	if ev.InputOctets >= max53 || ev.OutputOctets >= max53 || ev.SessionTime >= max53 {
+		return session.AcctResult{}, fmt.Errorf("%w: counters above 2^53 (in %d, out %d, time %d)", session.ErrInvalid, ev.InputOctets, ev.OutputOctets, ev.SessionTime)
+	}
+	now, evt := ev.Now.Unix(), ev.EventTime.Unix()
+	if ev.EventTime.IsZero() {
+		evt = now
+	}
+	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC)}
+	args := []any{
+		s.keys.sessionBase(ev.MAC), kind, now, evt,
+		strconv.FormatUint(ev.SessionTime, 10),
+		strconv.FormatUint(ev.InputOctets, 10),
+		strconv.FormatUint(ev.OutputOctets, 10),
+		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
+	}
+	member := openMember(ev.MAC, ev.SessionID)
+	run := func(eval func(pipe redis.Pipeliner) *redis.Cmd) (*redis.Cmd, error) {
+		pipe := s.rdb.Pipeline()
+		cmd := eval(pipe)
+		if ev.Kind == session.AcctStop {
+			pipe.ZRem(ctx, s.keys.nasOpen(ev.NAS), member)
+		} else {
+			pipe.ZAdd(ctx, s.keys.nasOpen(ev.NAS), redis.Z{Score: float64(now), Member: member})
+		}
+		_, err := pipe.Exec(ctx)
+		return cmd, err
+	}
+	cmd, err := run(func(p redis.Pipeliner) *redis.Cmd { return s.account.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// Redis lost its script cache (restart, failover): EVAL loads it again.
+		cmd, err = run(func(p redis.Pipeliner) *redis.Cmd { return s.account.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil {
+		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, translate(err))
+	}
+	v, err := cmd.Slice()
+	if err != nil {
+		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, err)
+	}
+	res, err := decodeAcct(v)
+	if err != nil {
+		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: reply: %w", kind, ev.NAS, ev.SessionID, err)
+	}
+	return res, nil
+}
+
+func decodeAcct(v []any) (session.AcctResult, error) {
+	var r session.AcctResult
+	if len(v) != 7 {
+		return r, fmt.Errorf("%d items, want 7", len(v))
+	}
+	str := func(i int) string { s, _ := v[i].(string); return s }
+	switch str(0) {
+	case "applied":
+		r.Outcome = session.AcctApplied
+	case "stale":
+		r.Outcome = session.AcctStale
+	case "after_stop":
+		r.Outcome = session.AcctAfterStop
+	default:
+		return r, fmt.Errorf("unknown outcome %v", v[0])
+	}
+	r.Feeds = str(1)
+	moved, _ := v[2].(int64)
+	r.Moved = moved == 1
+	var err error
+	if r.UnbilledSecs, err = strconv.ParseUint(str(3), 10, 64); err != nil {
+		return r, fmt.Errorf("unbilled secs: %w", err)
+	}
+	if r.UnbilledBytes, err = strconv.ParseUint(str(4), 10, 64); err != nil {
+		return r, fmt.Errorf("unbilled bytes: %w", err)
+	}
+	charges, _ := v[5].([]any)
+	for i := 0; i+2 < len(charges); i += 3 {
+		id, _ := charges[i].(string)
+		secs, err1 := strconv.ParseUint(fmt.Sprint(charges[i+1]), 10, 64)
+		bytes, err2 := strconv.ParseUint(fmt.Sprint(charges[i+2]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return r, fmt.Errorf("charge %v: not integers", charges[i:i+3])
+		}
+		r.Charges = append(r.Charges, session.Charge{SessionID: id, Secs: secs, Bytes: bytes})
+	}
+	list, _ := v[6].([]any)
+	if r.Sessions, err = decodeList(list); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// CloseNAS closes every accounting record of the NAS that was open at the
+// moment it rebooted (Accounting-On/Off, DESIGN §5.7): their consumption
+// stays as last reported; records updated after at stay open. It returns how
+// many records it closed. Not one script: a NAS's records live in its
+// devices' slots, so this walks the NAS's open index in pipelined batches.
+func (s *Store) CloseNAS(ctx context.Context, nas string, at time.Time, reason string) (int, error) {
+	if err := validNAS(nas); err != nil {
+		return 0, err
+	}
+	idx := s.keys.nasOpen(nas)
+	max := strconv.FormatInt(at.Unix(), 10)
+	closed := 0
+	for {
+		members, err := s.rdb.ZRangeByScore(ctx, idx, &redis.ZRangeBy{Min: "-inf", Max: max, Count: 256}).Result()
+		if err != nil {
+			return closed, fmt.Errorf("redisstore: close nas %s: %w", nas, err)
+		}
+		if len(members) == 0 {
+			return closed, nil
+		}
+		n, err := s.closeRecords(ctx, nas, members, at, reason)
+		closed += n
+		if err != nil {
+			return closed, fmt.Errorf("redisstore: close nas %s: %w", nas, err)
+		}
+	}
+}
+
+// closeRecords closes the records named by members of the NAS's open index
+// and removes the members.
+func (s *Store) closeRecords(ctx context.Context, nas string, members []string, at time.Time, reason string) (int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, 0, len(members))
+	for _, m := range members {
+		mac, id, ok := parseOpenMember(m)
+		if !ok {
+			continue
+		}
+		cmds = append(cmds, s.close.Eval(ctx, pipe, []string{s.keys.record(mac, nas, id)}, at.Unix(), s.stopped, reason))
+	}
+	rem := make([]any, len(members))
+	for i, m := range members {
+		rem[i] = m
+	}
+	pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range cmds {
+		if v, _ := c.Int64(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,233 @@
+package redisstore
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// Session hash fields. Integers are decimal; times are Unix seconds; an
+// absent started_at means not started, an absent exp_days means no expiry.
+const (
+	fMAC            = "mac"
+	fProvider       = "provider"
+	fType           = "type" // time | data | time_or_data
+	fTimeSecs       = "time_secs"
+	fDataBytes      = "data_bytes"
+	fTimeCons       = "time_cons"
+	fDataConsBytes  = "data_cons_bytes"
+	fStartedAt      = "started_at"
+	fCreatedAt      = "created_at"
+	fExpDays        = "exp_days"
+	fDownMbits      = "down_mbits"
+	fUpMbits        = "up_mbits"
+	fUseGlobalSpeed = "use_global_speed" // 0 | 1
+)
+
+// fieldNames maps each settable session.Field to its hash field.
+var fieldNames = []struct {
+	f    session.Field
+	name string
+}{
+	{session.FieldTimeSecs, fTimeSecs},
+	{session.FieldDataBytes, fDataBytes},
+	{session.FieldTimeCons, fTimeCons},
+	{session.FieldDataConsBytes, fDataConsBytes},
+	{session.FieldStartedAt, fStartedAt},
+	{session.FieldExpDays, fExpDays},
+	{session.FieldDownMbits, fDownMbits},
+	{session.FieldUpMbits, fUpMbits},
+	{session.FieldUseGlobalSpeed, fUseGlobalSpeed},
+	{session.FieldProvider, fProvider},
+}
+
+var settable = func() session.Field {
+	var all session.Field
+	for _, f := range fieldNames {
+		all |= f.f
+	}
+	return all
+}()
+
+// encode returns every field of d; "" marks a field to leave absent.
+func encode(d session.Data) map[string]string {
+	m := map[string]string{
+		fMAC:       string(d.MAC),
+		fType:      d.Type.String(),
+		fCreatedAt: unix(d.CreatedAt),
+	}
+	for _, f := range fieldNames {
+		m[f.name] = value(f.f, d)
+	}
+	return m
+}
+
+// encodeChanged returns the fields named in set.
+func encodeChanged(set session.Field, d session.Data) map[string]string {
+	m := map[string]string{}
+	for _, f := range fieldNames {
+		if set&f.f != 0 {
+			m[f.name] = value(f.f, d)
+		}
+	}
+	return m
+}
+
+func value(f session.Field, d session.Data) string {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	switch f {
+	case session.FieldTimeSecs:
+		return u(d.TimeSecs)
+	case session.FieldDataBytes:
+		return u(d.DataBytes)
+	case session.FieldTimeCons:
+		return u(d.TimeCons)
+	case session.FieldDataConsBytes:
+		return u(d.DataConsBytes)
+	case session.FieldStartedAt:
+		return unix(d.StartedAt)
+	case session.FieldExpDays:
+		if !d.HasExpiry {
+			return ""
+		}
+		return u(uint64(d.ExpDays))
+	case session.FieldDownMbits:
+		return u(uint64(d.DownMbits))
+	case session.FieldUpMbits:
+		return u(uint64(d.UpMbits))
+	case session.FieldUseGlobalSpeed:
+		if d.UseGlobalSpeed {
+			return "1"
+		}
+		return "0"
+	case session.FieldProvider:
+		return d.Provider
+	}
+	panic(fmt.Sprintf("redisstore: no encoding for field %b", f))
+}
+
+func unix(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
+
+// fieldOrder is the order fields are written in, so that hashes created by
+// any server list their fields alike.
+var fieldOrder = func() []string {
+	o := []string{fMAC, fType, fCreatedAt}
+	for _, f := range fieldNames {
+		o = append(o, f.name)
+	}
+	return o
+}()
+
+// appendFields appends the name, value pairs of m to args. An empty value
+// means "absent": left out when keepEmpty is false (a create), passed on
+// as "" when it is true (a save, whose script deletes the field).
+func appendFields(args []any, m map[string]string, keepEmpty bool) []any {
+	for _, k := range fieldOrder {
+		v, ok := m[k]
+		if !ok || (v == "" && !keepEmpty) {
+			continue
+		}
+		args = append(args, k, v)
+	}
+	return args
+}
+
+// decodeMap turns a session hash into Data.
+func decodeMap(id string, h map[string]string) (session.Data, error) {
+	d := session.Data{ID: id}
+	var errs []error
+	num := func(field string, bits int) uint64 {
+		s, ok := h[field]
+		if !ok || s == "" {
+			return 0
+		}
+		v, err := strconv.ParseUint(s, 10, bits)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s = %q: not a non-negative integer", field, s))
+		}
+		return v
+	}
+	when := func(field string) time.Time {
+		s, ok := h[field]
+		if !ok || s == "" {
+			return time.Time{}
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s = %q: not Unix seconds", field, s))
+			return time.Time{}
+		}
+		return time.Unix(v, 0).UTC()
+	}
+	mac, err := session.ParseMAC(h[fMAC])
+	if err != nil {
+		errs = append(errs, fmt.Errorf("field %s = %q: not a MAC", fMAC, h[fMAC]))
+	}
+	d.MAC = mac
+	t, err := session.ParseType(h[fType])
+	if err != nil {
+		errs = append(errs, fmt.Errorf("field %s = %q: not a session type", fType, h[fType]))
+	}
+	d.Type = t
+	d.Provider = h[fProvider]
+	d.TimeSecs = num(fTimeSecs, 63)
+	d.DataBytes = num(fDataBytes, 63)
+	d.TimeCons = num(fTimeCons, 63)
+	d.DataConsBytes = num(fDataConsBytes, 63)
+	d.StartedAt = when(fStartedAt)
+	d.CreatedAt = when(fCreatedAt)
+	if s, ok := h[fExpDays]; ok && s != "" {
+		d.ExpDays, d.HasExpiry = uint32(num(fExpDays, 32)), true
+	}
+	d.DownMbits = uint32(num(fDownMbits, 32))
+	d.UpMbits = uint32(num(fUpMbits, 32))
+	d.UseGlobalSpeed = h[fUseGlobalSpeed] == "1"
+	if len(errs) > 0 {
+		return session.Data{}, fmt.Errorf("corrupt session hash: %v", errs)
+	}
+	return d, nil
+}
+
+// decodePairs decodes an HGETALL reply given as alternating names and values.
+func decodePairs(id string, v []string) (session.Data, error) {
+	if len(v)%2 != 0 {
+		return session.Data{}, fmt.Errorf("odd HGETALL reply of %d items", len(v))
+	}
+	h := make(map[string]string, len(v)/2)
+	for i := 0; i < len(v); i += 2 {
+		h[v[i]] = v[i+1]
+	}
+	return decodeMap(id, h)
+}
+
+// decodeList decodes the scripts' session lists: {{id, field, value, ...}, ...}.
+func decodeList(v []any) ([]session.Data, error) {
+	out := make([]session.Data, 0, len(v))
+	for _, item := range v {
+		row, ok := item.([]any)
+		if !ok || len(row) == 0 {
+			return nil, fmt.Errorf("unexpected session list item %T", item)
+		}
+		strs := make([]string, len(row))
+		for i, x := range row {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("unexpected value %T in session list", x)
+			}
+			strs[i] = s
+		}
+		d, err := decodePairs(strs[0], strs[1:])
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", strs[0], err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

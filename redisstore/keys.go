@@ -1,0 +1,51 @@
+package redisstore
+
+import (
+	"strings"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// Key schema. Every key of one device carries the device's hash tag
+// {<mac hex>}, so a script touching a device's sessions and accounting
+// records stays in one Redis Cluster slot.
+//
+//	<prefix>{<mac>}:s:<n>           hash   session n of the device
+//	<prefix>{<mac>}:sessions        zset   session IDs, scored by n
+//	<prefix>{<mac>}:seq             string last n handed out
+//	<prefix>{<mac>}:acct:<nas>:<id> hash   accounting record (TTL)
+//	<prefix>nas:{<nas>}:open        zset   open records of a NAS, scored by
+//	                                       last update (Accounting-On, reaper)
+type keys struct{ prefix string }
+
+func (k keys) tag(mac session.MAC) string { return k.prefix + "{" + mac.Hex() + "}" }
+
+// sessionBase is a session key without its number.
+func (k keys) sessionBase(mac session.MAC) string { return k.tag(mac) + ":s:" }
+
+func (k keys) session(mac session.MAC, seq string) string { return k.sessionBase(mac) + seq }
+
+func (k keys) index(mac session.MAC) string { return k.tag(mac) + ":sessions" }
+
+func (k keys) seq(mac session.MAC) string { return k.tag(mac) + ":seq" }
+
+func (k keys) record(mac session.MAC, nas, acctID string) string {
+	return k.tag(mac) + ":acct:" + nas + ":" + acctID
+}
+
+func (k keys) nasOpen(nas string) string { return k.prefix + "nas:{" + nas + "}:open" }
+
+// openMember is a record's member in its NAS's open set.
+func openMember(mac session.MAC, acctID string) string { return mac.Hex() + "|" + acctID }
+
+func parseOpenMember(m string) (session.MAC, string, bool) {
+	hex, id, ok := strings.Cut(m, "|")
+	if !ok {
+		return "", "", false
+	}
+	mac, err := session.ParseMAC(hex)
+	if err != nil {
+		return "", "", false
+	}
+	return mac, id, true
+}

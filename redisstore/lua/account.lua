@@ -1,0 +1,141 @@
+-- account.lua: apply one accounting packet (Start, Interim-Update or Stop)
+-- to a device's sessions, exactly once. DESIGN §5.
+-- KEYS[1] accounting record (hash), KEYS[2] device index
+-- ARGV  1 session key base   2 kind: start|interim|stop   3 now (unix s)
+--       4 event time (unix s) 5 Acct-Session-Time  6 input octets (64-bit)
+--       7 output octets        8 open TTL (s)       9 stopped TTL (s)
+--      10 mac                 11 nas               12 Acct-Session-Id
+-- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
+--          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions}
+local rec, idx = KEYS[1], KEYS[2]
+local kind = ARGV[2]
+local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
+local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+
+local list, byid = load_sessions(idx, ARGV[1])
+local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at')
+local exists = r[1] ~= false
+local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
+local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
+
+-- Deltas from the cumulative counters; new absolutes to store.
+local outcome = 'applied'
+local dt, din, dout = 0, 0, 0
+local new_in, new_out, new_t = inb, outb, st
+local fresh = not exists -- the record (re)starts: counters count from zero
+if kind == 'start' then
+  if exists and ev <= last_ev then
+    outcome = 'stale' -- a retransmitted or late Start
+  else
+    -- A new accounting session; an existing record means the NAS reused the
+    -- Acct-Session-Id (after a reboot): start it again from zero.
+    if exists then redis.call('DEL', rec) end
+    exists, fresh = false, true
+    dt, din, dout = st, inb, outb
+  end
+elseif r[1] == 'stopped' then
+  outcome = 'after_stop' -- a Stop is final: late packets add nothing
+elseif st < last_t then
+  outcome = 'stale' -- older than what the record holds: reordered or replayed
+elseif st == last_t then
+  -- Same clock: only growth counts (two packets of one second, duplicates).
+  din, dout = math.max(0, inb - last_in), math.max(0, outb - last_out)
+  new_in, new_out = math.max(inb, last_in), math.max(outb, last_out)
+  if exists and din == 0 and dout == 0 and kind ~= 'stop' then outcome = 'stale' end
+else
+  -- The clock advanced: a counter that went down was reset (or wrapped
+  -- without Gigawords) and counts again from zero.
+  dt = st - last_t
+  din = inb >= last_in and inb - last_in or inb
+  dout = outb >= last_out and outb - last_out or outb
+end
+
+if outcome ~= 'applied' then
+  return {outcome, r[2] or '', 0, '0', '0', {}, dump(list)}
+end
+
+-- The chain of sessions to charge: the one the record feeds (or, for a new
+-- record, the current one), then the other available sessions in the order
+-- they would become current.
+local old = (not fresh and r[2]) and byid[r[2]] or nil
+local bound = old
+if bound == nil then bound = current(list, now) end
+local chain = {}
+if bound then chain[1] = bound end
+local others = {}
+for _, s in ipairs(list) do
+  if s ~= bound and available(s, now) then others[#others + 1] = s end
+end
+table.sort(others, better)
+for _, s in ipairs(others) do chain[#chain + 1] = s end
+
+-- spill charges delta of one kind along the chain: a session takes up to what
+-- it has left of a kind that limits it (nothing once expired); a kind that
+-- does not limit it, and the last session of the chain, take everything.
+local charged = {}
+local function spill(delta, limits, left, field)
+  for i, s in ipairs(chain) do
+    if delta <= 0 then break end
+    local take = delta
+    if i < #chain and limits(s) then
+      local cap = 0
+      if not expired(s, now) then cap = math.max(0, left(s)) end
+      if take > cap then take = cap end
+    end
+    if take > 0 then
+      s[field] = s[field] + take
+      charged[s] = charged[s] or {0, 0}
+      if field == 'time_cons' then charged[s][1] = charged[s][1] + take else charged[s][2] = charged[s][2] + take end
+      delta = delta - take
+    end
+  end
+  return delta
+end
+local unbilled_t = spill(dt, limits_time, function(s) return s.time_secs - s.time_cons end, 'time_cons')
+local unbilled_b = spill(din + dout, limits_data, function(s) return s.data_bytes - s.data_cons_bytes end, 'data_cons_bytes')
+
+-- First use starts the expiry clock: the NAS session's start for the session
+-- a new record binds to, the moment of the event for one reached by spill-over.
+local charges = {}
+for i, s in ipairs(chain) do
+  local c = charged[s]
+  if c or (i == 1 and kind == 'start') then
+    if s.started_at == nil then
+      s.started_at = (i == 1 and fresh) and math.max(0, ev - st) or ev
+      redis.call('HSET', s.key, 'started_at', int(s.started_at))
+    end
+  end
+  if c then
+    if c[1] > 0 then redis.call('HINCRBY', s.key, 'time_cons', int(c[1])) end
+    if c[2] > 0 then redis.call('HINCRBY', s.key, 'data_cons_bytes', int(c[2])) end
+    charges[#charges + 1] = s.id
+    charges[#charges + 1] = int(c[1])
+    charges[#charges + 1] = int(c[2])
+  end
+end
+
+-- The record now feeds the bound session while it lasts, else the current one.
+local feeds = bound
+if feeds == nil or not available(feeds, now) then
+  local c = current(list, now)
+  if c then feeds = c end
+end
+local moved = (old ~= nil and feeds ~= old) and 1 or 0
+
+local f = {'state', kind == 'stop' and 'stopped' or 'open',
+  'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
+  'event_at', int(math.max(ev, last_ev)), 'updated_at', int(now)}
+if feeds then f[#f + 1] = 'session'; f[#f + 1] = feeds.id end
+if not exists then
+  for _, v in ipairs({'mac', ARGV[10], 'nas', ARGV[11], 'acct_session_id', ARGV[12],
+    'started_at', int(math.max(0, ev - st))}) do f[#f + 1] = v end
+end
+if kind == 'stop' then f[#f + 1] = 'stopped_at'; f[#f + 1] = int(ev) end
+redis.call('HSET', rec, unpack(f))
+if dt - unbilled_t > 0 then redis.call('HINCRBY', rec, 'charged_secs', int(dt - unbilled_t)) end
+if din + dout - unbilled_b > 0 then redis.call('HINCRBY', rec, 'charged_bytes', int(din + dout - unbilled_b)) end
+if unbilled_t > 0 then redis.call('HINCRBY', rec, 'unbilled_secs', int(unbilled_t)) end
+if unbilled_b > 0 then redis.call('HINCRBY', rec, 'unbilled_bytes', int(unbilled_b)) end
+redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
+
+return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, dump(list)}

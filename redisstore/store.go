@@ -1,0 +1,210 @@
+// Package redisstore is the Redis implementation of session storage and of
+// the accounting primitive (DESIGN §4–§5): readable hashes, one hash tag per
+// device so that every packet is one Lua script in one Cluster slot, and the
+// mapping of Redis errors to the session package's sentinels.
+//
+// Standalone Redis, Redis Cluster and Sentinel are chosen by configuration
+// (see NewClient); the code is the same for all three.
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+var (
+	//go:embed lua/lib.lua
+	luaLib string
+	//go:embed lua/sessions.lua
+	luaSessions string
+	//go:embed lua/create.lua
+	luaCreate string
+	//go:embed lua/save.lua
+	luaSave string
+	//go:embed lua/delete.lua
+	luaDelete string
+	//go:embed lua/account.lua
+	luaAccount string
+	//go:embed lua/close.lua
+	luaClose string
+)
+
+// Defaults for Options.
+const (
+	DefaultPrefix           = "hs:"
+	DefaultOpenRecordTTL    = 7 * 24 * time.Hour
+	DefaultStoppedRecordTTL = 24 * time.Hour
+)
+
+// Options configure a Store. The zero value gives the defaults.
+type Options struct {
+	// Prefix starts every key, so the data can share a Redis ("hs:").
+	Prefix string
+	// OpenRecordTTL is how long an accounting record lives after its last
+	// update while open. It must exceed the longest time a NAS may go
+	// without sending an interim for a live session: a record that expired
+	// would count that session's counters again from zero.
+	OpenRecordTTL time.Duration
+	// StoppedRecordTTL is how long a stopped record is kept to absorb late
+	// duplicates of its Stop.
+	StoppedRecordTTL time.Duration
+}
+
+// Store keeps sessions and accounting records in Redis. It is safe for
+// concurrent use; any number of Stores (in any number of processes) may share
+// one Redis.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys keys
+	open, stopped string // record TTLs in seconds, as script arguments
+
+	sessions, create, save, del, account, close *redis.Script
+}
+
+// New returns a Store on rdb. It does not contact Redis; scripts are loaded
+// on first use (and again after a Redis restart flushed them).
+func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: prefix %q: must not contain { or } (they delimit hash tags)", opts.Prefix)
+	}
+	if opts.OpenRecordTTL == 0 {
+		opts.OpenRecordTTL = DefaultOpenRecordTTL
+	}
+	if opts.StoppedRecordTTL == 0 {
+		opts.StoppedRecordTTL = DefaultStoppedRecordTTL
+	}
+	if opts.OpenRecordTTL < time.Second || opts.StoppedRecordTTL < time.Second {
+		return nil, fmt.Errorf("redisstore: record TTLs must be at least 1s (open %v, stopped %v)", opts.OpenRecordTTL, opts.StoppedRecordTTL)
+	}
+	script := func(src string) *redis.Script { return redis.NewScript(luaLib + "\n" + src) }
+	return &Store{
+		rdb:      rdb,
+		keys:     keys{prefix: opts.Prefix},
+		open:     strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
+		stopped:  strconv.FormatInt(int64(opts.StoppedRecordTTL/time.Second), 10),
+		sessions: script(luaSessions),
+		create:   script(luaCreate),
+		save:     script(luaSave),
+		del:      script(luaDelete),
+		account:  script(luaAccount),
+		close:    script(luaClose),
+	}, nil
+}
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
+
+// CreateSession stores d as the device's next session and returns it with
+// its ID.
+func (s *Store) CreateSession(ctx context.Context, d session.Data) (session.Data, error) {
+	args := []any{s.keys.sessionBase(d.MAC), d.MAC.Hex() + "-"}
+	args = appendFields(args, encode(d), false)
+	seq, err := s.create.Run(ctx, s.rdb, []string{s.keys.seq(d.MAC), s.keys.index(d.MAC)}, args...).Int64()
+	if err != nil {
+		return session.Data{}, fmt.Errorf("redisstore: create session for %s: %w", d.MAC, translate(err))
+	}
+	d.ID = session.NewID(d.MAC, uint64(seq))
+	return d, nil
+}
+
+// GetSession returns one session.
+func (s *Store) GetSession(ctx context.Context, id string) (session.Data, error) {
+	mac, seq, err := session.ParseID(id)
+	if err != nil {
+		return session.Data{}, err
+	}
+	h, err := s.rdb.HGetAll(ctx, s.keys.session(mac, strconv.FormatUint(seq, 10))).Result()
+	if err != nil {
+		return session.Data{}, fmt.Errorf("redisstore: get session %s: %w", id, translate(err))
+	}
+	if len(h) == 0 {
+		return session.Data{}, fmt.Errorf("redisstore: get session %s: %w", id, session.ErrNotFound)
+	}
+	d, err := decodeMap(id, h)
+	if err != nil {
+		return session.Data{}, fmt.Errorf("redisstore: get session %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// DeviceSessions returns the device's sessions in creation order, in one
+// round trip.
+func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.Data, error) {
+	v, err := s.sessions.RunRO(ctx, s.rdb, []string{s.keys.index(mac)}, s.keys.sessionBase(mac)).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, translate(err))
+	}
+	out, err := decodeList(v)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, err)
+	}
+	return out, nil
+}
+
+// SaveSession applies c atomically: field writes, then increments.
+func (s *Store) SaveSession(ctx context.Context, id string, c session.Changes) (session.Data, error) {
+	mac, seq, err := session.ParseID(id)
+	if err != nil {
+		return session.Data{}, err
+	}
+	if c.Set&^settable != 0 {
+		return session.Data{}, fmt.Errorf("redisstore: save session %s: unknown fields %b", id, c.Set&^settable)
+	}
+	args := []any{strconv.FormatUint(c.IncTimeCons, 10), strconv.FormatUint(c.IncDataConsBytes, 10)}
+	args = appendFields(args, encodeChanged(c.Set, c.Values), true)
+	v, err := s.save.Run(ctx, s.rdb, []string{s.keys.session(mac, strconv.FormatUint(seq, 10))}, args...).StringSlice()
+	if err != nil {
+		return session.Data{}, fmt.Errorf("redisstore: save session %s: %w", id, translate(err))
+	}
+	d, err := decodePairs(id, v)
+	if err != nil {
+		return session.Data{}, fmt.Errorf("redisstore: save session %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// DeleteSession removes a session. Accounting records that fed it keep their
+// counters; their next packets charge the device's current session.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	mac, seq, err := session.ParseID(id)
+	if err != nil {
+		return err
+	}
+	n, err := s.del.Run(ctx, s.rdb, []string{s.keys.session(mac, strconv.FormatUint(seq, 10)), s.keys.index(mac)}, id).Int64()
+	if err != nil {
+		return fmt.Errorf("redisstore: delete session %s: %w", id, translate(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("redisstore: delete session %s: %w", id, session.ErrNotFound)
+	}
+	return nil
+}
+
+// translate maps Redis replies to the session package's sentinels; other
+// errors pass through wrapped by the caller.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, redis.Nil):
+		return session.ErrNotFound
+	case err != nil && strings.HasPrefix(err.Error(), "NOTFOUND"):
+		return session.ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,100 @@
+package session
+
+import "time"
+
+// AcctKind is the Acct-Status-Type of an accounting packet that carries
+// counters for one device.
+type AcctKind uint8
+
+// Accounting packet kinds (Accounting-On/Off close a whole NAS instead; see
+// the store's CloseNAS).
+const (
+	AcctStart AcctKind = iota + 1
+	AcctInterim
+	AcctStop
+)
+
+func (k AcctKind) String() string {
+	switch k {
+	case AcctStart:
+		return "start"
+	case AcctInterim:
+		return "interim"
+	case AcctStop:
+		return "stop"
+	}
+	return "unknown"
+}
+
+// AcctEvent is one accounting packet for one device, as the store applies
+// it. Counters are the NAS's cumulative values for the accounting session:
+// InputOctets and OutputOctets are 64-bit (Gigawords << 32 | Octets).
+type AcctEvent struct {
+	Kind AcctKind
+	// NAS identifies the NAS (its configured name); with SessionID it keys the
+	// accounting record: Acct-Session-Id alone is not unique across NAS.
+	NAS       string
+	SessionID string // Acct-Session-Id
+	MAC       MAC
+	// SessionTime is Acct-Session-Time in seconds.
+	SessionTime  uint64
+	InputOctets  uint64 // client upload
+	OutputOctets uint64 // client download
+	// EventTime is when the NAS produced the packet: Event-Timestamp, or
+	// arrival minus Acct-Delay-Time. A first use sets StartedAt from it.
+	EventTime time.Time
+	// Now is the server's clock at arrival; availability and expiry are
+	// judged at Now.
+	Now time.Time
+}
+
+// AcctOutcome says what an accounting event did to the record.
+type AcctOutcome uint8
+
+// Outcomes of applying an AcctEvent.
+const (
+	// AcctApplied: counters advanced (possibly by zero) and were stored.
+	AcctApplied AcctOutcome = iota + 1
+	// AcctStale: a duplicate, replayed or reordered packet older than what
+	// the record holds; nothing changed.
+	AcctStale
+	// AcctAfterStop: the record was already stopped; nothing changed.
+	AcctAfterStop
+)
+
+func (o AcctOutcome) String() string {
+	switch o {
+	case AcctApplied:
+		return "applied"
+	case AcctStale:
+		return "stale"
+	case AcctAfterStop:
+		return "after_stop"
+	}
+	return "unknown"
+}
+
+// Charge is what one event added to one session.
+type Charge struct {
+	SessionID string
+	Secs      uint64
+	Bytes     uint64
+}
+
+// AcctResult is what the server needs to answer a NAS and to enforce.
+type AcctResult struct {
+	Outcome AcctOutcome
+	// Charges lists the sessions consumption was added to, in spill-over order.
+	Charges []Charge
+	// Feeds is the session the accounting record is charged to after this
+	// event ("" when the device has no session to charge).
+	Feeds string
+	// Moved is true when spill-over moved the record onto another session.
+	Moved bool
+	// Unbilled is consumption no session could take (the device had none).
+	UnbilledSecs, UnbilledBytes uint64
+	// Sessions are all the device's sessions after the event, in creation
+	// order: Current(Sessions, Now) tells whether anything is left and the
+	// Limits to send.
+	Sessions []Data
+}

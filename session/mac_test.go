@@ -1,0 +1,152 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseMAC(t *testing.T) {
+	const want = MAC("aa:bb:cc:dd:ee:ff")
+	tests := []struct {
+		name string
+		in   string
+		want MAC
+	}{
+		{"ietf dashes upper", "AA-BB-CC-DD-EE-FF", want},
+		{"ietf dashes lower", "aa-bb-cc-dd-ee-ff", want},
+		{"colons lower", "aa:bb:cc:dd:ee:ff", want},
+		{"colons upper", "AA:BB:CC:DD:EE:FF", want},
+		{"cisco dots", "aabb.ccdd.eeff", want},
+		{"cisco dots upper", "AABB.CCDD.EEFF", want},
+		{"quads with dashes", "aabb-ccdd-eeff", want},
+		{"quads with colons", "aabb:ccdd:eeff", want},
+		{"bare upper", "AABBCCDDEEFF", want},
+		{"bare lower", "aabbccddeeff", want},
+		{"mixed case", "aA:Bb:cC:Dd:eE:fF", want},
+		{"mixed case bare", "AaBbCcDdEeFf", want},
+		{"digits", "00-11-22-33-44-55", "00:11:22:33:44:55"},
+		{"all f", "FFFFFFFFFFFF", "ff:ff:ff:ff:ff:ff"},
+		{"all zero", "000000000000", "00:00:00:00:00:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMAC(tc.in)
+			if err != nil {
+				t.Fatalf("ParseMAC(%q): unexpected error %v", tc.in, err)
+			}
+			if got != tc.want {
+				t.Errorf("ParseMAC(%q): got %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseMACRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"too short bare", "aabbccddeef"},
+		{"too short colons", "aa:bb:cc:dd:ee"},
+		{"too short dots", "aabb.ccdd.eef"},
+		{"too long bare", "aabbccddeeff0"},
+		{"too long colons", "aa:bb:cc:dd:ee:ff:00"},
+		{"eui64", "aabbccddeeff0011"},
+		{"non hex letter", "gg:bb:cc:dd:ee:ff"},
+		{"non hex bare", "aabbccddeefz"},
+		{"space inside", "aa bb cc dd ee ff"},
+		{"leading space", " aa:bb:cc:dd:ee:ff"},
+		{"trailing newline", "aa:bb:cc:dd:ee:ff\n"},
+		{"mixed separators", "aa:bb-cc:dd:ee:ff"},
+		{"mixed separators dots", "aabb.ccdd-eeff"},
+		{"dots in pairs", "aa.bb.cc.dd.ee.ff"},
+		{"misplaced separators", "aab:bcc:dde:eff"},
+		{"misplaced pairs", "a:ab:bc:cd:de:eff"},
+		{"one separator", "aabbcc:ddeeff"},
+		{"separators only", ":::::"},
+		{"doubled separators", "aa::bb:cc:dd:ee:ff"},
+		{"trailing separator", "aa:bb:cc:dd:ee:ff:"},
+		{"leading separator", ":aa:bb:cc:dd:ee:ff"},
+		{"unicode", "aa:bb:cc:dd:ee:ｆｆ"},
+		{"nul", "aa:bb:cc:dd:ee:f\x00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMAC(tc.in)
+			if err == nil {
+				t.Fatalf("ParseMAC(%q): got %q, want an error", tc.in, got)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("ParseMAC(%q): error %v does not wrap ErrInvalid", tc.in, err)
+			}
+			if got != "" {
+				t.Errorf("ParseMAC(%q): got %q with the error, want \"\"", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestMACHexAndString(t *testing.T) {
+	tests := []struct {
+		name    string
+		mac     MAC
+		wantHex string
+	}{
+		{"normalized", "aa:bb:cc:dd:ee:ff", "aabbccddeeff"},
+		{"digits", "00:11:22:33:44:55", "001122334455"},
+		{"not normalized falls back to removing colons", "aa:bb", "aabb"},
+		{"zero value", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.mac.Hex(); got != tc.wantHex {
+				t.Errorf("MAC(%q).Hex(): got %q, want %q", tc.mac, got, tc.wantHex)
+			}
+			if got := tc.mac.String(); got != string(tc.mac) {
+				t.Errorf("MAC(%q).String(): got %q, want %q", tc.mac, got, string(tc.mac))
+			}
+		})
+	}
+}
+
+func FuzzParseMAC(f *testing.F) {
+	for _, s := range []string{
+		"AA-BB-CC-DD-EE-FF", "aa:bb:cc:dd:ee:ff", "aabb.ccdd.eeff", "AABBCCDDEEFF",
+		"aa:bb-cc:dd:ee:ff", "aab:bcc:dde:eff", "", "aabbccddeef", "aa.bb.cc.dd.ee.ff",
+		"aabb-ccdd-eeff", "gg:hh:ii:jj:kk:ll",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMAC(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseMAC(%q): error %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		if len(m) != 17 {
+			t.Fatalf("ParseMAC(%q) = %q: got %d chars, want 17", s, m, len(m))
+		}
+		again, err := ParseMAC(string(m))
+		if err != nil || again != m {
+			t.Fatalf("ParseMAC(%q) = %q does not re-parse to itself: got %q, %v", s, m, again, err)
+		}
+		h := m.Hex()
+		if len(h) != 12 || strings.Trim(h, "0123456789abcdef") != "" {
+			t.Fatalf("ParseMAC(%q).Hex() = %q: want 12 lower-case hex digits", s, h)
+		}
+		// The digits are the input's, in order, lower-cased.
+		var digits strings.Builder
+		for _, c := range strings.ToLower(s) {
+			if c != ':' && c != '-' && c != '.' {
+				digits.WriteRune(c)
+			}
+		}
+		if digits.String() != h {
+			t.Fatalf("ParseMAC(%q).Hex() = %q: want the input's digits %q", s, h, digits.String())
+		}
+	})
+}
