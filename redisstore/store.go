@@ -167,7 +167,8 @@ func (s *Store) SaveSession(ctx context.Context, id string, c session.Changes) (
 	if c.Set&^settable != 0 {
 		return session.Data{}, fmt.Errorf("redisstore: save session %s: unknown fields %b", id, c.Set&^settable)
 	}
-	args := []any{strconv.FormatUint(c.IncTimeCons, 10), strconv.FormatUint(c.IncDataConsBytes, 10)}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	args := []any{u(c.IncTimeCons), u(c.IncDataConsBytes), u(c.IncTimeSecs), u(c.IncDataBytes)}
 	args = appendFields(args, encodeChanged(c.Set, c.Values), true)
 	v, err := s.save.Run(ctx, s.rdb, []string{s.keys.session(mac, strconv.FormatUint(seq, 10))}, args...).StringSlice()
 	if err != nil {

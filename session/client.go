@@ -35,10 +35,16 @@ type Changes struct {
 	Values           Data
 	IncTimeCons      uint64
 	IncDataConsBytes uint64
+	// Top-ups add to the allocation atomically (after the writes), so two
+	// payments credited at once both count.
+	IncTimeSecs  uint64
+	IncDataBytes uint64
 }
 
 // Empty reports whether the Changes would write nothing.
-func (c Changes) Empty() bool { return c.Set == 0 && c.IncTimeCons == 0 && c.IncDataConsBytes == 0 }
+func (c Changes) Empty() bool {
+	return c.Set == 0 && c.IncTimeCons == 0 && c.IncDataConsBytes == 0 && c.IncTimeSecs == 0 && c.IncDataBytes == 0
+}
 
 // Store is the persistence SessionsMgr and ClientSession need. Every method
 // returns an error wrapping ErrNotFound when the session does not exist.
@@ -187,9 +193,39 @@ func (s *ClientSession) IncDataConsBytes(n uint64) {
 	s.data.DataConsBytes += n
 }
 
+// TopUpTime adds secs to the allocated time; Save adds it atomically, so
+// concurrent top-ups (two payments at once) all count. A later SetTimeSecs
+// replaces it.
+func (s *ClientSession) TopUpTime(secs uint) {
+	n := uint64(secs)
+	if n > maxCounter-s.data.TimeSecs || n > maxCounter-s.changes.IncTimeSecs {
+		s.reject("time_secs", "top-up overflows")
+		return
+	}
+	s.changes.IncTimeSecs += n
+	s.data.TimeSecs += n
+}
+
+// TopUpData adds mb megabytes to the allocated data; Save adds it
+// atomically. A later SetDataMb replaces it.
+func (s *ClientSession) TopUpData(mb float64) {
+	b, err := MBToBytes(mb)
+	if err != nil {
+		s.reject("data_mb", err.Error())
+		return
+	}
+	if b > maxCounter-s.data.DataBytes || b > maxCounter-s.changes.IncDataBytes {
+		s.reject("data_mb", "top-up overflows")
+		return
+	}
+	s.changes.IncDataBytes += b
+	s.data.DataBytes += b
+}
+
 // SetTimeSecs sets the allocated time in seconds.
 func (s *ClientSession) SetTimeSecs(secs uint) {
 	s.data.TimeSecs = uint64(secs)
+	s.changes.IncTimeSecs = 0
 	s.set(FieldTimeSecs)
 }
 
@@ -201,6 +237,7 @@ func (s *ClientSession) SetDataMb(mb float64) {
 		return
 	}
 	s.data.DataBytes = b
+	s.changes.IncDataBytes = 0
 	s.set(FieldDataBytes)
 }
 
