@@ -148,6 +148,8 @@ func (f *fakeStore) SaveSession(_ context.Context, id string, c Changes) (Data, 
 	}
 	d.TimeCons += c.IncTimeCons
 	d.DataConsBytes += c.IncDataConsBytes
+	d.TimeSecs += c.IncTimeSecs
+	d.DataBytes += c.IncDataBytes
 	f.data[id] = d
 	return d, nil
 }

@@ -400,7 +400,9 @@ func TestValidate(t *testing.T) {
 		{"valid ExpDays ignored without HasExpiry", TypeTime, func(d *Data) { d.ExpDays = 0 }, nil},
 		{"valid provider of 128 bytes", TypeTime, func(d *Data) { d.Provider = strings.Repeat("p", 128) }, nil},
 		{"valid empty provider", TypeTime, func(d *Data) { d.Provider = "" }, nil},
-		{"valid counters at max", TypeTimeOrData, func(d *Data) { d.TimeSecs, d.DataBytes, d.TimeCons, d.DataConsBytes = maxCounter, maxCounter, maxCounter, maxCounter }, nil},
+		{"valid counters at max", TypeTimeOrData, func(d *Data) {
+			d.TimeSecs, d.DataBytes, d.TimeCons, d.DataConsBytes = maxCounter, maxCounter, maxCounter, maxCounter
+		}, nil},
 
 		{"empty mac", TypeTime, func(d *Data) { d.MAC = "" }, []string{"mac"}},
 		{"upper-case mac", TypeTime, func(d *Data) { d.MAC = "AA:BB:CC:DD:EE:FF" }, []string{"mac"}},
@@ -669,9 +671,9 @@ func TestCurrent(t *testing.T) {
 			id(1), nil,
 		},
 		{
-			"oldest created wins over lower sequence",
-			[]Data{cur(1, t0.Add(time.Hour), time.Time{}), cur(2, t0, time.Time{})},
-			id(2), nil,
+			"lower sequence wins over earlier CreatedAt (server clocks differ)",
+			[]Data{cur(2, t0, time.Time{}), cur(1, t0.Add(time.Hour), time.Time{})},
+			id(1), nil,
 		},
 		{
 			"creation ties broken by ID sequence, 2 before 10",
@@ -735,9 +737,39 @@ func TestSortByCreation(t *testing.T) {
 	for _, d := range s {
 		got = append(got, d.ID)
 	}
-	want := []string{id(1), id(2), id(10), id(3)}
+	want := []string{id(1), id(2), id(3), id(10)}
 	if !slices.Equal(got, want) {
 		t.Errorf("SortByCreation: got %v, want %v", got, want)
+	}
+}
+
+func TestLess(t *testing.T) {
+	other := MAC("00:11:22:33:44:55")
+	mk := func(mac MAC, seq uint64, created time.Time) Data {
+		return Data{ID: NewID(mac, seq), MAC: mac, CreatedAt: created}
+	}
+	tests := []struct {
+		name string
+		a, b Data
+		want bool
+	}{
+		{"lower sequence first", mk(testMAC, 1, t0), mk(testMAC, 2, t0), true},
+		{"higher sequence after", mk(testMAC, 2, t0), mk(testMAC, 1, t0), false},
+		{"2 before 10, numerically", mk(testMAC, 2, t0), mk(testMAC, 10, t0), true},
+		{"10 after 2, numerically", mk(testMAC, 10, t0), mk(testMAC, 2, t0), false},
+		{"sequence beats CreatedAt", mk(testMAC, 1, t0.Add(time.Hour)), mk(testMAC, 2, t0), true},
+		{"same sequence: earlier CreatedAt first", mk(other, 1, t0), mk(testMAC, 1, t0.Add(time.Second)), true},
+		{"same sequence: later CreatedAt after", mk(testMAC, 1, t0.Add(time.Second)), mk(other, 1, t0), false},
+		{"same sequence and CreatedAt: ID", mk(other, 1, t0), mk(testMAC, 1, t0), true},
+		{"same sequence and CreatedAt: ID reversed", mk(testMAC, 1, t0), mk(other, 1, t0), false},
+		{"equal is not less", mk(testMAC, 1, t0), mk(testMAC, 1, t0), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Less(tc.a, tc.b); got != tc.want {
+				t.Errorf("Less(%s@%v, %s@%v): got %v, want %v", tc.a.ID, tc.a.CreatedAt, tc.b.ID, tc.b.CreatedAt, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -892,7 +924,7 @@ func TestBytesToMB(t *testing.T) {
 }
 
 func TestBytesMBRoundTrip(t *testing.T) {
-	for _, b := range []uint64{0, 1, 2, 999_999, 1_000_001, 123_456_789, 1e12 + 1, 1 << 40, 1<<53 - 1} {
+	for _, b := range []uint64{0, 1, 2, 999_999, 1_000_001, 123_456_789, 1e12 + 1, 1 << 40, 1<<50 - 1} {
 		got, err := MBToBytes(BytesToMB(b))
 		if err != nil {
 			t.Errorf("MBToBytes(BytesToMB(%d)): %v", b, err)

@@ -1,0 +1,125 @@
+package radiusd
+
+import (
+	"errors"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// maxClockSkew bounds how far an Event-Timestamp may be from the arrival
+// time before it is distrusted (a NAS without NTP reports 1970).
+const maxClockSkew = 24 * time.Hour
+
+var errNoSessionID = errors.New("Accounting-Request without Acct-Session-Id")
+
+// account answers an Accounting-Request after its write succeeded. A nil
+// response means drop (store error, or malformed with err saying why).
+func (s *Server) account(nas *nasEntry, p *radius.Packet) (*response, error) {
+	now := s.now()
+	ack := func(outcome string) *response {
+		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
+	}
+	at := eventTime(p, now)
+	status, err := rfc2866.AcctStatusType_Lookup(p)
+	if err != nil {
+		return nil, dropError{OutcomeMalformed, errors.New("Accounting-Request without Acct-Status-Type")}
+	}
+	var kind session.AcctKind
+	switch status {
+	case rfc2866.AcctStatusType_Value_Start:
+		kind = session.AcctStart
+	case rfc2866.AcctStatusType_Value_InterimUpdate:
+		kind = session.AcctInterim
+	case rfc2866.AcctStatusType_Value_Stop:
+		kind = session.AcctStop
+	case rfc2866.AcctStatusType_Value_AccountingOn, rfc2866.AcctStatusType_Value_AccountingOff:
+		reason := "accounting-on"
+		if status == rfc2866.AcctStatusType_Value_AccountingOff {
+			reason = "accounting-off"
+		}
+		ctx, cancel := s.storeCtx()
+		start := s.now()
+		n, err := s.cfg.Store.CloseNAS(ctx, nas.Name, at, reason)
+		cancel()
+		s.observeStore("close_nas", start, err)
+		if err != nil {
+			return nil, err
+		}
+		s.log.Info().Str("nas", nas.Name).Str("event", reason).Int("closed", n).Msg("NAS restarted: its open accounting records are closed")
+		return ack(OutcomeAccounted), nil
+	default:
+		// Failed (15), tunnel events…: nothing to record for a hotspot.
+		return ack(OutcomeIgnored), nil
+	}
+	mac, ok := deviceMAC(p)
+	if !ok {
+		// Not a hotspot device (e.g. the NAS's own admin login): nothing to
+		// record, and retries would not change that.
+		s.warn.Warn().Str("nas", nas.Name).Str("outcome", OutcomeIgnored).Msg("accounting without a device MAC ignored")
+		return ack(OutcomeIgnored), nil
+	}
+	id := rfc2866.AcctSessionID_GetString(p)
+	if id == "" {
+		return nil, dropError{OutcomeMalformed, errNoSessionID}
+	}
+	ev := session.AcctEvent{
+		Kind:         kind,
+		NAS:          nas.Name,
+		SessionID:    id,
+		MAC:          mac,
+		SessionTime:  uint64(u32(p, rfc2866.AcctSessionTime_Type)),
+		InputOctets:  uint64(u32(p, rfc2869.AcctInputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctInputOctets_Type)),
+		OutputOctets: uint64(u32(p, rfc2869.AcctOutputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctOutputOctets_Type)),
+		EventTime:    at,
+		Now:          now,
+	}
+	ctx, cancel := s.storeCtx()
+	start := s.now()
+	res, err := s.cfg.Store.Account(ctx, ev)
+	cancel()
+	s.observeStore("account", start, err)
+	if err != nil {
+		if errors.Is(err, session.ErrInvalid) {
+			// Absurd values (counters above 2^53): never acknowledge what was
+			// not stored, but count it as bad input, not as a store failure.
+			return nil, dropError{OutcomeMalformed, err}
+		}
+		return nil, err
+	}
+	s.log.Debug().Str("nas", nas.Name).Str("mac", string(mac)).Str("acct_session_id", id).
+		Str("kind", kind.String()).Str("result", res.Outcome.String()).Str("session_id", res.Feeds).Msg("accounting applied")
+	return ack(OutcomeAccounted), nil
+}
+
+// eventTime is when the NAS produced the packet: Event-Timestamp when it is
+// plausible, else arrival minus Acct-Delay-Time.
+func eventTime(p *radius.Packet, now time.Time) time.Time {
+	at := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
+	if at.Before(now.Add(-maxClockSkew)) {
+		at = now.Add(-maxClockSkew)
+	}
+	if ts, err := rfc2869.EventTimestamp_Lookup(p); err == nil {
+		if ts.After(now.Add(-maxClockSkew)) && !ts.After(now.Add(time.Minute)) {
+			return ts
+		}
+	}
+	return at
+}
+
+// u32 returns an integer attribute, 0 when absent or malformed.
+func u32(p *radius.Packet, t radius.Type) uint32 {
+	a, ok := p.Attributes.Lookup(t)
+	if !ok {
+		return 0
+	}
+	v, err := radius.Integer(a)
+	if err != nil {
+		return 0
+	}
+	return v
+}

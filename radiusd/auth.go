@@ -1,0 +1,153 @@
+package radiusd
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// Reply-Message texts of Access-Reject, by reason.
+const (
+	msgNoMAC        = "no device MAC address in Calling-Station-Id or User-Name"
+	msgBadPassword  = "wrong password for MAC authentication"
+	msgNoSession    = "no session for this device"
+	msgTimeUsedUp   = "session time used up"
+	msgDataUsedUp   = "session data used up"
+	msgExpired      = "session expired"
+	msgNotAvailable = "no available session"
+)
+
+func rejectMessage(err error) string {
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return msgNoSession
+	case errors.Is(err, session.ErrTimeExhausted):
+		return msgTimeUsedUp
+	case errors.Is(err, session.ErrDataExhausted):
+		return msgDataUsedUp
+	case errors.Is(err, session.ErrExpired):
+		return msgExpired
+	}
+	return msgNotAvailable
+}
+
+// deviceMAC finds the device: Calling-Station-Id (RFC 3580 puts the MAC
+// there), else a MAC-shaped User-Name (MAC authentication).
+func deviceMAC(p *radius.Packet) (session.MAC, bool) {
+	if v, ok := p.Attributes.Lookup(rfc2865.CallingStationID_Type); ok {
+		if m, err := session.ParseMAC(strings.TrimSpace(string(v))); err == nil {
+			return m, true
+		}
+	}
+	if v, ok := p.Attributes.Lookup(rfc2865.UserName_Type); ok {
+		if m, err := session.ParseMAC(strings.TrimSpace(string(v))); err == nil {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+// authorize answers an Access-Request. A nil response means the store
+// failed: no answer, the NAS retries.
+func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
+	mac, ok := deviceMAC(p)
+	if !ok {
+		return reject(msgNoMAC, OutcomeRejected), nil
+	}
+	if !passwordOK(nas, p, mac) {
+		return reject(msgBadPassword, OutcomeBadPassword), nil
+	}
+	ctx, cancel := s.storeCtx()
+	start := s.now()
+	sessions, err := s.cfg.Store.DeviceSessions(ctx, mac)
+	cancel()
+	s.observeStore("device_sessions", start, err)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	cur, err := session.Current(sessions, now)
+	if err != nil {
+		return reject(rejectMessage(err), OutcomeRejected), nil
+	}
+	return &response{
+		code:    radius.CodeAccessAccept,
+		attrs:   s.limitAttrs(nas, cur.Limits(now), now, true),
+		outcome: OutcomeAccepted,
+	}, nil
+}
+
+func reject(msg, outcome string) *response {
+	var p radius.Packet // scratch: layeh's setters write to a packet
+	_ = rfc2865.ReplyMessage_SetString(&p, msg)
+	return &response{code: radius.CodeAccessReject, attrs: p.Attributes, outcome: outcome}
+}
+
+// passwordOK applies the NAS's password mode to PAP (User-Password) or
+// CHAP (CHAP-Password) credentials.
+func passwordOK(nas *nasEntry, p *radius.Packet, mac session.MAC) bool {
+	switch nas.Password {
+	case PasswordAny:
+		return true
+	case PasswordFixed:
+		return checkPassword(p, func(pw []byte) bool {
+			return subtle.ConstantTimeCompare(pw, []byte(nas.FixedPassword)) == 1
+		}, [][]byte{[]byte(nas.FixedPassword)})
+	case PasswordMAC:
+		spellings := macSpellings(mac)
+		return checkPassword(p, func(pw []byte) bool {
+			m, err := session.ParseMAC(string(pw))
+			return err == nil && m == mac
+		}, spellings)
+	}
+	return false
+}
+
+// macSpellings are the forms a NAS may send a MAC as a CHAP password.
+func macSpellings(mac session.MAC) [][]byte {
+	hex := mac.Hex()
+	colon := string(mac)
+	dash := strings.ReplaceAll(colon, ":", "-")
+	var out [][]byte
+	for _, s := range []string{colon, dash, hex} {
+		out = append(out, []byte(s), []byte(strings.ToUpper(s)))
+	}
+	return out
+}
+
+// checkPassword verifies PAP with match, or CHAP against each candidate
+// clear-text password (CHAP cannot be reversed).
+func checkPassword(p *radius.Packet, match func([]byte) bool, candidates [][]byte) bool {
+	if _, ok := p.Attributes.Lookup(rfc2865.UserPassword_Type); ok {
+		pw, err := rfc2865.UserPassword_Lookup(p)
+		if err != nil {
+			return false
+		}
+		return match(bytes.TrimRight(pw, "\x00"))
+	}
+	chap, ok := p.Attributes.Lookup(rfc2865.CHAPPassword_Type)
+	if !ok || len(chap) != 17 {
+		return false
+	}
+	challenge := p.Authenticator[:]
+	if c, ok := p.Attributes.Lookup(rfc2865.CHAPChallenge_Type); ok {
+		challenge = c
+	}
+	for _, pw := range candidates {
+		h := md5.New()
+		h.Write(chap[:1])
+		h.Write(pw)
+		h.Write(challenge)
+		if subtle.ConstantTimeCompare(h.Sum(nil), chap[1:]) == 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,71 @@
+package radiusd
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes: every packet ends in exactly one (DESIGN §7.6).
+const (
+	OutcomeAccepted        = "accepted"          // Access-Accept sent
+	OutcomeRejected        = "rejected"          // Access-Reject sent
+	OutcomeAccounted       = "accounted"         // Accounting-Response sent after the write
+	OutcomeIgnored         = "ignored"           // acknowledged, nothing to record (no device)
+	OutcomeStatus          = "status"            // Status-Server answered
+	OutcomeCached          = "cached"            // retransmission answered from the cache
+	OutcomeDuplicate       = "duplicate"         // dropped: a copy is in flight
+	OutcomeUnknownNAS      = "unknown_nas"       // dropped: source not in the NAS table
+	OutcomeMalformed       = "malformed"         // dropped: framing or attribute error
+	OutcomeUnsupported     = "unsupported_code"  // dropped: code not served on this port
+	OutcomeBadAuth         = "bad_authenticator" // dropped: request authenticator forged
+	OutcomeBadMA           = "bad_message_authenticator"
+	OutcomeMissingMA       = "missing_message_authenticator"
+	OutcomeBadPassword     = "bad_password" // Access-Reject sent: password check failed
+	OutcomeOverload        = "overload"     // dropped: too many in flight
+	OutcomeStoreError      = "store_error"  // dropped: the store failed; the NAS retries
+	OutcomeShuttingDown    = "shutting_down"
+	listenerAuth, listenerAcct = "auth", "acct"
+)
+
+// Metrics are the server's Prometheus collectors, registered on the
+// registry main builds (never the global one).
+type Metrics struct {
+	packets  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	storeDur *prometheus.HistogramVec
+	storeErr *prometheus.CounterVec
+	inFlight prometheus.Gauge
+}
+
+// NewMetrics creates and registers the collectors on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "radiusd_packets_total",
+			Help: "RADIUS packets received, by listener, request code and outcome.",
+		}, []string{"listener", "code", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "radiusd_request_duration_seconds",
+			Help:    "Time from receiving a request to sending its reply.",
+			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"listener"}),
+		storeDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "radiusd_store_duration_seconds",
+			Help:    "Latency of store (Redis) operations.",
+			Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op"}),
+		storeErr: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "radiusd_store_errors_total",
+			Help: "Store (Redis) operations that failed.",
+		}, []string{"op"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "radiusd_in_flight_requests",
+			Help: "Requests being processed.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,109 @@
+package radiusd
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
+	"layeh.com/radius/vendors/mikrotik"
+	"layeh.com/radius/vendors/wispr"
+
+	"github.com/hotspot-radius/hsradius/dictionary/chillispot"
+	"github.com/hotspot-radius/hsradius/dictionary/pfsense"
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// wisprTime is WISPr's ISO 8601 form of Session-Terminate-Time.
+const wisprTime = "2006-01-02T15:04:05-07:00"
+
+func clamp32(v uint64) uint32 {
+	if v > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(v)
+}
+
+// limitAttrs returns the attributes that tell nas the limits l (DESIGN §6):
+// the RFC timers, then the speed and data limits in every attribute family
+// of the NAS's profiles, in their units. Direction is from the client's
+// side: up = client upload.
+func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, accept bool) radius.Attributes {
+	var p radius.Packet
+	if l.HasTimeout {
+		t := l.SessionTimeout
+		if t == 0 {
+			t = 1 // available but ending within the second: 0 would mean "no limit" to some NAS
+		}
+		_ = rfc2865.SessionTimeout_Set(&p, rfc2865.SessionTimeout(clamp32(t)))
+	}
+	if accept {
+		_ = rfc2869.AcctInterimInterval_Set(&p, rfc2869.AcctInterimInterval(clamp32(uint64(s.cfg.AcctInterimInterval/time.Second))))
+		if s.cfg.IdleTimeout > 0 {
+			_ = rfc2865.IdleTimeout_Set(&p, rfc2865.IdleTimeout(clamp32(uint64(s.cfg.IdleTimeout/time.Second))))
+		}
+	}
+	down, up := uint64(l.DownMbits), uint64(l.UpMbits)
+	if l.UseGlobalSpeed {
+		down, up = uint64(nas.GlobalDownMbits), uint64(nas.GlobalUpMbits)
+	}
+	for _, prof := range nas.Profiles {
+		switch prof {
+		case ProfileWISPr:
+			if up > 0 {
+				_ = wispr.WISPrBandwidthMaxUp_Set(&p, wispr.WISPrBandwidthMaxUp(clamp32(up*1_000_000)))
+			}
+			if down > 0 {
+				_ = wispr.WISPrBandwidthMaxDown_Set(&p, wispr.WISPrBandwidthMaxDown(clamp32(down*1_000_000)))
+			}
+			if !l.ExpiresAt.IsZero() {
+				_ = wispr.WISPrSessionTerminateTime_SetString(&p, l.ExpiresAt.UTC().Format(wisprTime))
+			}
+		case ProfileChilli:
+			if up > 0 {
+				_ = chillispot.ChilliSpotBandwidthMaxUp_Set(&p, chillispot.ChilliSpotBandwidthMaxUp(clamp32(up*1000)))
+			}
+			if down > 0 {
+				_ = chillispot.ChilliSpotBandwidthMaxDown_Set(&p, chillispot.ChilliSpotBandwidthMaxDown(clamp32(down*1000)))
+			}
+			if l.HasData {
+				_ = chillispot.ChilliSpotMaxTotalOctets_Set(&p, chillispot.ChilliSpotMaxTotalOctets(uint32(l.DataBytes)))
+				if hi := l.DataBytes >> 32; hi > 0 {
+					_ = chillispot.ChilliSpotMaxTotalGigawords_Set(&p, chillispot.ChilliSpotMaxTotalGigawords(clamp32(hi)))
+				}
+			}
+		case ProfileMikroTik:
+			if up > 0 || down > 0 {
+				// rx/tx from the router's view of the client: rx = client upload.
+				_ = mikrotik.MikrotikRateLimit_SetString(&p, mbit(up)+"/"+mbit(down))
+			}
+			if l.HasData {
+				_ = mikrotik.MikrotikTotalLimit_Set(&p, mikrotik.MikrotikTotalLimit(uint32(l.DataBytes)))
+				if hi := l.DataBytes >> 32; hi > 0 {
+					_ = mikrotik.MikrotikTotalLimitGigawords_Set(&p, mikrotik.MikrotikTotalLimitGigawords(clamp32(hi)))
+				}
+			}
+		case ProfilePfSense:
+			if up > 0 {
+				_ = pfsense.PfSenseBandwidthMaxUp_Set(&p, pfsense.PfSenseBandwidthMaxUp(clamp32(up*1_000_000)))
+			}
+			if down > 0 {
+				_ = pfsense.PfSenseBandwidthMaxDown_Set(&p, pfsense.PfSenseBandwidthMaxDown(clamp32(down*1_000_000)))
+			}
+			if l.HasData {
+				_ = pfsense.PfSenseMaxTotalOctets_Set(&p, pfsense.PfSenseMaxTotalOctets(clamp32(l.DataBytes)))
+			}
+		}
+	}
+	return p.Attributes
+}
+
+// mbit formats a MikroTik rate: 0 means unlimited in that direction.
+func mbit(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	return strconv.FormatUint(v, 10) + "M"
+}

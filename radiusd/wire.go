@@ -1,0 +1,151 @@
+package radiusd
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2869"
+)
+
+type atomicBool = atomic.Bool
+
+const (
+	headerLen    = 20
+	maType       = byte(rfc2869.MessageAuthenticator_Type) // 80
+	maAttrLen    = 18
+	maxPacketLen = radius.MaxPacketLength
+)
+
+var (
+	errShort       = errors.New("shorter than a RADIUS header")
+	errLength      = errors.New("length field disagrees with the datagram")
+	errAttrs       = errors.New("malformed attributes")
+	errMALength    = errors.New("Message-Authenticator of wrong length")
+	errMAMultiple  = errors.New("more than one Message-Authenticator")
+	errMABad       = errors.New("Message-Authenticator does not verify")
+	errMAMissing   = errors.New("Message-Authenticator required but missing")
+	errRequestAuth = errors.New("request authenticator does not verify (wrong shared secret?)")
+)
+
+// checkFraming validates the header length and the attribute framing of a
+// datagram without allocating, and returns the packet bytes (the datagram
+// trimmed to the header's length; RFC 2865 §3: octets beyond it are padding)
+// and the offset of the Message-Authenticator value (0 when absent).
+func checkFraming(b []byte) (pkt []byte, maOff int, err error) {
+	if len(b) < headerLen {
+		return nil, 0, errShort
+	}
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	if n < headerLen || n > maxPacketLen || n > len(b) {
+		return nil, 0, errLength
+	}
+	pkt = b[:n]
+	for i := headerLen; i < n; {
+		if n-i < 2 {
+			return nil, 0, errAttrs
+		}
+		l := int(pkt[i+1])
+		if l < 2 || i+l > n {
+			return nil, 0, errAttrs
+		}
+		if pkt[i] == maType {
+			if l != maAttrLen {
+				return nil, 0, errMALength
+			}
+			if maOff != 0 {
+				return nil, 0, errMAMultiple
+			}
+			maOff = i + 2
+		}
+		i += l
+	}
+	return pkt, maOff, nil
+}
+
+// verifyMA checks the Message-Authenticator of a request (RFC 3579 §3.2):
+// HMAC-MD5 over the packet with the attribute's value zeroed. For
+// Accounting/CoA requests the authenticator field is hashed as zeros (RFC
+// 5176 §3.5 uses the same convention for the request authenticator).
+func verifyMA(pkt []byte, maOff int, secret []byte) bool {
+	var got [16]byte
+	copy(got[:], pkt[maOff:maOff+16])
+	mac := hmac.New(md5.New, secret)
+	mac.Write(pkt[:4])
+	switch radius.Code(pkt[0]) {
+	case radius.CodeAccountingRequest, radius.CodeDisconnectRequest, radius.CodeCoARequest:
+		var zero [16]byte
+		mac.Write(zero[:])
+	default:
+		mac.Write(pkt[4:20])
+	}
+	mac.Write(pkt[20:maOff])
+	var zero [16]byte
+	mac.Write(zero[:])
+	mac.Write(pkt[maOff+16:])
+	var sum [16]byte
+	return subtle.ConstantTimeCompare(mac.Sum(sum[:0]), got[:]) == 1
+}
+
+// verifyRequestAuth checks the Request Authenticator of an Accounting, CoA
+// or Disconnect request: MD5(Code+ID+Length+16 zero octets+Attributes+Secret).
+func verifyRequestAuth(pkt, secret []byte) bool {
+	h := md5.New()
+	h.Write(pkt[:4])
+	var zero [16]byte
+	h.Write(zero[:])
+	h.Write(pkt[20:])
+	h.Write(secret)
+	var sum [16]byte
+	return subtle.ConstantTimeCompare(h.Sum(sum[:0]), pkt[4:20]) == 1
+}
+
+// encodeReply encodes a reply to a request whose authenticator is reqAuth.
+// With withMA, a Message-Authenticator is the first attribute (RFC 3579,
+// BlastRADIUS), computed over the reply with the request authenticator in
+// place; then the Response Authenticator is computed over the result.
+func encodeReply(code radius.Code, id byte, reqAuth [16]byte, attrs radius.Attributes, secret []byte, withMA bool) ([]byte, error) {
+	size := headerLen
+	if withMA {
+		size += maAttrLen
+	}
+	for _, a := range attrs {
+		if len(a.Attribute) > 253 {
+			return nil, errors.New("radiusd: attribute value longer than 253 octets")
+		}
+		size += 2 + len(a.Attribute)
+	}
+	if size > maxPacketLen {
+		return nil, errors.New("radiusd: reply larger than 4096 octets")
+	}
+	b := make([]byte, size)
+	b[0], b[1] = byte(code), id
+	binary.BigEndian.PutUint16(b[2:4], uint16(size))
+	copy(b[4:20], reqAuth[:])
+	i := headerLen
+	if withMA {
+		b[i], b[i+1] = maType, maAttrLen
+		i += maAttrLen
+	}
+	for _, a := range attrs {
+		b[i], b[i+1] = byte(a.Type), byte(2+len(a.Attribute))
+		copy(b[i+2:], a.Attribute)
+		i += 2 + len(a.Attribute)
+	}
+	if withMA {
+		mac := hmac.New(md5.New, secret)
+		mac.Write(b)
+		mac.Sum(b[headerLen+2 : headerLen+2 : headerLen+maAttrLen])
+	}
+	h := md5.New()
+	h.Write(b[:4])
+	h.Write(reqAuth[:])
+	h.Write(b[20:])
+	h.Write(secret)
+	h.Sum(b[4:4:20])
+	return b, nil
+}
