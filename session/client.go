@@ -326,7 +326,8 @@ func (s *ClientSession) reject(field, problem string) {
 // Save validates the local state and writes what changed: setters as field
 // writes, increments as atomic increments. On success the local state is
 // replaced by the stored one (which includes other writers' increments). On
-// a validation error nothing is written and the pending changes are kept.
+// a validation error nothing is written and the pending changes are kept; a
+// value a setter rejected makes every Save fail until Reload.
 func (s *ClientSession) Save(ctx context.Context) error {
 	if len(s.errs) > 0 {
 		return errors.Join(s.errs...)
@@ -339,6 +340,20 @@ func (s *ClientSession) Save(ctx context.Context) error {
 	}
 	c := s.changes
 	c.Values = s.data
+	// Values already include increments made after a setter of the same
+	// field: send the absolute value alone, or the increment counts twice.
+	if c.Set&FieldTimeCons != 0 {
+		c.IncTimeCons = 0
+	}
+	if c.Set&FieldDataConsBytes != 0 {
+		c.IncDataConsBytes = 0
+	}
+	if c.Set&FieldTimeSecs != 0 {
+		c.IncTimeSecs = 0
+	}
+	if c.Set&FieldDataBytes != 0 {
+		c.IncDataBytes = 0
+	}
 	d, err := s.store.SaveSession(ctx, s.data.ID, c)
 	if err != nil {
 		return fmt.Errorf("session: save %s: %w", s.data.ID, err)

@@ -135,7 +135,13 @@ func (d Data) ExpiresAt() (time.Time, bool) {
 	if !d.HasExpiry || !d.Started() {
 		return time.Time{}, false
 	}
-	return d.StartedAt.Add(time.Duration(d.ExpDays) * 24 * time.Hour), true
+	return addDays(d.StartedAt, d.ExpDays), true
+}
+
+// addDays returns t + days×24h. time.Duration overflows past ≈106751 days,
+// so the days are added as Unix seconds.
+func addDays(t time.Time, days uint32) time.Time {
+	return time.Unix(t.Unix()+int64(days)*86400, int64(t.Nanosecond())).In(t.Location())
 }
 
 // Expired reports whether the session's expiry has been reached at now.
@@ -235,7 +241,7 @@ func (d Data) Limits(now time.Time) Limits {
 		if start.IsZero() {
 			start = now
 		}
-		l.ExpiresAt = start.Add(time.Duration(d.ExpDays) * 24 * time.Hour)
+		l.ExpiresAt = addDays(start, d.ExpDays)
 		left := uint64(0)
 		if l.ExpiresAt.After(now) {
 			left = uint64(l.ExpiresAt.Sub(now) / time.Second)
