@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,10 +11,17 @@ import (
 	"github.com/hotspot-radius/hsradius/session"
 )
 
-// validNAS rejects NAS names that would break the key schema.
-func validNAS(nas string) error {
-	if nas == "" || strings.ContainsAny(nas, "{}|") {
-		return fmt.Errorf("%w: nas name %q: must be non-empty without {, } or |", session.ErrInvalid, nas)
+// ValidNAS reports whether a NAS name fits the key schema: 1 to 64 of
+// A-Z a-z 0-9 . _ - (no ':' that would make record keys ambiguous, no
+// braces that would change the hash tag).
+func ValidNAS(nas string) error {
+	ok := nas != "" && len(nas) <= 64
+	for i := 0; ok && i < len(nas); i++ {
+		c := nas[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("%w: nas name %q: want 1 to 64 of A-Z a-z 0-9 . _ -", session.ErrInvalid, nas)
 	}
 	return nil
 }
@@ -25,8 +31,14 @@ func validNAS(nas string) error {
 // round trip. It is idempotent for a given packet: counters are cumulative,
 // so a retry after a timeout adds nothing the first attempt stored.
 func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.AcctResult, error) {
-	if err := validNAS(ev.NAS); err != nil {
+	if err := ValidNAS(ev.NAS); err != nil {
 		return session.AcctResult{}, err
+	}
+	if m, err := session.ParseMAC(string(ev.MAC)); err != nil || m != ev.MAC {
+		return session.AcctResult{}, fmt.Errorf("%w: accounting for mac %q: not a normalized MAC", session.ErrInvalid, ev.MAC)
+	}
+	if ev.Now.IsZero() {
+		return session.AcctResult{}, fmt.Errorf("%w: accounting event without a time", session.ErrInvalid)
 	}
 	var kind string
 	switch ev.Kind {
@@ -39,8 +51,11 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	default:
 		return session.AcctResult{}, fmt.Errorf("%w: accounting kind %d", session.ErrInvalid, ev.Kind)
 	}
-	const max53 = 1 << 53 // Lua numbers are doubles: exact below 2^53
-	if ev.InputOctets >= max53 || ev.OutputOctets >= max53 || ev.SessionTime >= max53 {
+	// Lua numbers are doubles: exact below 2^53. The script adds input and
+	// output, so their sum must stay below it too (each alone is checked
+	// first, so the sum cannot overflow).
+	const max53 = 1 << 53
+	if ev.InputOctets >= max53 || ev.OutputOctets >= max53 || ev.SessionTime >= max53 || ev.InputOctets+ev.OutputOctets >= max53 {
 		return session.AcctResult{}, fmt.Errorf("%w: counters above 2^53 (in %d, out %d, time %d)", session.ErrInvalid, ev.InputOctets, ev.OutputOctets, ev.SessionTime)
 	}
 	now, evt := ev.Now.Unix(), ev.EventTime.Unix()
@@ -56,22 +71,19 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
 	}
 	member := openMember(ev.MAC, ev.SessionID)
-	run := func(eval func(pipe redis.Pipeliner) *redis.Cmd) (*redis.Cmd, error) {
-		pipe := s.rdb.Pipeline()
-		cmd := eval(pipe)
+	var cmd *redis.Cmd
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner, eval bool) {
+		if eval {
+			cmd = s.account.Eval(ctx, pipe, keys, args...)
+		} else {
+			cmd = s.account.EvalSha(ctx, pipe, keys, args...)
+		}
 		if ev.Kind == session.AcctStop {
 			pipe.ZRem(ctx, s.keys.nasOpen(ev.NAS), member)
 		} else {
 			pipe.ZAdd(ctx, s.keys.nasOpen(ev.NAS), redis.Z{Score: float64(now), Member: member})
 		}
-		_, err := pipe.Exec(ctx)
-		return cmd, err
-	}
-	cmd, err := run(func(p redis.Pipeliner) *redis.Cmd { return s.account.EvalSha(ctx, p, keys, args...) })
-	if err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		// Redis lost its script cache (restart, failover): EVAL loads it again.
-		cmd, err = run(func(p redis.Pipeliner) *redis.Cmd { return s.account.Eval(ctx, p, keys, args...) })
-	}
+	})
 	if err != nil {
 		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, translate(err))
 	}
@@ -131,11 +143,12 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 
 // CloseNAS closes every accounting record of the NAS that was open at the
 // moment it rebooted (Accounting-On/Off, DESIGN §5.7): their consumption
-// stays as last reported; records updated after at stay open. It returns how
+// stays as last reported; records updated after at stay open. at is on the
+// server's clock (arrival minus Acct-Delay-Time), as records' updated_at is. It returns how
 // many records it closed. Not one script: a NAS's records live in its
 // devices' slots, so this walks the NAS's open index in pipelined batches.
 func (s *Store) CloseNAS(ctx context.Context, nas string, at time.Time, reason string) (int, error) {
-	if err := validNAS(nas); err != nil {
+	if err := ValidNAS(nas); err != nil {
 		return 0, err
 	}
 	idx := s.keys.nasOpen(nas)
@@ -160,21 +173,28 @@ func (s *Store) CloseNAS(ctx context.Context, nas string, at time.Time, reason s
 // closeRecords closes the records named by members of the NAS's open index
 // and removes the members.
 func (s *Store) closeRecords(ctx context.Context, nas string, members []string, at time.Time, reason string) (int, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, 0, len(members))
-	for _, m := range members {
-		mac, id, ok := parseOpenMember(m)
-		if !ok {
-			continue
-		}
-		cmds = append(cmds, s.close.Eval(ctx, pipe, []string{s.keys.record(mac, nas, id)}, at.Unix(), s.stopped, reason))
-	}
 	rem := make([]any, len(members))
 	for i, m := range members {
 		rem[i] = m
 	}
-	pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)
-	if _, err := pipe.Exec(ctx); err != nil {
+	var cmds []*redis.Cmd
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner, eval bool) {
+		cmds = cmds[:0]
+		for _, m := range members {
+			mac, id, ok := parseOpenMember(m)
+			if !ok {
+				continue
+			}
+			keys := []string{s.keys.record(mac, nas, id)}
+			if eval {
+				cmds = append(cmds, s.close.Eval(ctx, pipe, keys, at.Unix(), s.stopped, reason))
+			} else {
+				cmds = append(cmds, s.close.EvalSha(ctx, pipe, keys, at.Unix(), s.stopped, reason))
+			}
+		}
+		pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)
+	})
+	if err != nil {
 		return 0, err
 	}
 	n := 0
@@ -184,4 +204,27 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 		}
 	}
 	return n, nil
+}
+
+// pipelined runs the commands build queues in one pipeline (one round trip
+// per Redis node), with EVALSHA. If Redis lost its script cache (restart,
+// failover) it runs them again with EVAL, which reloads the scripts: safe
+// because a NOSCRIPT reply means that script did not run, and the other
+// commands queued with it are idempotent.
+func (s *Store) pipelined(ctx context.Context, build func(pipe redis.Pipeliner, eval bool)) error {
+	pipe := s.rdb.Pipeline()
+	build(pipe, false)
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			pipe = s.rdb.Pipeline()
+			build(pipe, true)
+			_, err = pipe.Exec(ctx)
+			return err
+		}
+	}
+	return err
 }

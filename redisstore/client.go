@@ -26,6 +26,9 @@ type ClientConfig struct {
 	// Timeouts for one command; keep them below the NAS's retry interval.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	PoolSize                               int // 0: go-redis default (10 per CPU)
+	// MaxRetries of one command on network errors: 0 is go-redis's default
+	// (3), -1 disables retries (fail fast, e.g. in a CLI).
+	MaxRetries int
 }
 
 // NewClient validates cfg and returns the matching go-redis client. It does
@@ -66,5 +69,6 @@ func NewClient(cfg ClientConfig) (redis.UniversalClient, error) {
 		ReadTimeout:      cfg.ReadTimeout,
 		WriteTimeout:     cfg.WriteTimeout,
 		PoolSize:         cfg.PoolSize,
+		MaxRetries:       cfg.MaxRetries,
 	}), nil
 }

@@ -63,8 +63,8 @@ type Options struct {
 // concurrent use; any number of Stores (in any number of processes) may share
 // one Redis.
 type Store struct {
-	rdb  redis.UniversalClient
-	keys keys
+	rdb           redis.UniversalClient
+	keys          keys
 	open, stopped string // record TTLs in seconds, as script arguments
 
 	sessions, create, save, del, account, close *redis.Script
@@ -145,9 +145,9 @@ func (s *Store) GetSession(ctx context.Context, id string) (session.Data, error)
 }
 
 // DeviceSessions returns the device's sessions in creation order, in one
-// round trip.
+// round trip. (EVALSHA, not EVALSHA_RO: the latter needs Redis 7.)
 func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.Data, error) {
-	v, err := s.sessions.RunRO(ctx, s.rdb, []string{s.keys.index(mac)}, s.keys.sessionBase(mac)).Slice()
+	v, err := s.sessions.Run(ctx, s.rdb, []string{s.keys.index(mac)}, s.keys.sessionBase(mac)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, translate(err))
 	}

@@ -77,7 +77,11 @@ func (spec Spec) Data(mac string, now time.Time) (Data, error) {
 		seen[e.(*FieldError).Field] = true
 	}
 	if err := d.Validate(); err != nil {
-		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		list := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		}
+		for _, e := range list {
 			if fe, ok := e.(*FieldError); !ok || !seen[fe.Field] {
 				errs = append(errs, e)
 			}

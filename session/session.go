@@ -81,7 +81,7 @@ func ParseType(s string) (Type, error) {
 
 // FieldError is a validation failure of one field. It wraps ErrInvalid.
 type FieldError struct {
-	Field   string // storage/JSON name of the field, e.g. "time_secs"
+	Field   string // API/JSON name of the field, e.g. "time_secs", "data_mb"
 	Problem string
 }
 

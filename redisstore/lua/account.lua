@@ -114,13 +114,20 @@ for i, s in ipairs(chain) do
   end
 end
 
--- The record now feeds the bound session while it lasts, else the current one.
+-- The record now feeds the bound session while it lasts, else the current
+-- one; when nothing is left, the session that took the overage.
 local feeds = bound
 if feeds == nil or not available(feeds, now) then
   local c = current(list, now)
-  if c then feeds = c end
+  if c then
+    feeds = c
+  elseif #chain > 0 then
+    feeds = chain[#chain]
+  end
 end
-local moved = (old ~= nil and feeds ~= old) and 1 or 0
+-- Moved: the NAS was told the limits of another session (the one the record
+-- fed, or for a new record the one current when it began).
+local moved = (bound ~= nil and feeds ~= bound) and 1 or 0
 
 local f = {'state', kind == 'stop' and 'stopped' or 'open',
   'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
