@@ -44,7 +44,9 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet) (*response, error) {
 		}
 		ctx, cancel := s.storeCtx()
 		start := s.now()
-		n, err := s.cfg.Store.CloseNAS(ctx, nas.Name, at, reason)
+		// The reboot moment on the server's clock, as records' updated_at.
+		rebooted := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
+		n, err := s.cfg.Store.CloseNAS(ctx, nas.Name, rebooted, reason)
 		cancel()
 		s.observeStore("close_nas", start, err)
 		if err != nil {
