@@ -104,11 +104,10 @@ func verifyRequestAuth(pkt, secret []byte) bool {
 	return subtle.ConstantTimeCompare(h.Sum(sum[:0]), pkt[4:20]) == 1
 }
 
-// encodeReply encodes a reply to a request whose authenticator is reqAuth.
-// With withMA, a Message-Authenticator is the first attribute (RFC 3579,
-// BlastRADIUS), computed over the reply with the request authenticator in
-// place; then the Response Authenticator is computed over the result.
-func encodeReply(code radius.Code, id byte, reqAuth [16]byte, attrs radius.Attributes, secret []byte, withMA bool) ([]byte, error) {
+// marshal lays out a packet with auth in the authenticator field and, with
+// withMA, a zeroed Message-Authenticator as the first attribute (RFC 3579,
+// BlastRADIUS).
+func marshal(code radius.Code, id byte, auth [16]byte, attrs radius.Attributes, withMA bool) ([]byte, error) {
 	size := headerLen
 	if withMA {
 		size += maAttrLen
@@ -120,12 +119,12 @@ func encodeReply(code radius.Code, id byte, reqAuth [16]byte, attrs radius.Attri
 		size += 2 + len(a.Attribute)
 	}
 	if size > maxPacketLen {
-		return nil, errors.New("radiusd: reply larger than 4096 octets")
+		return nil, errors.New("radiusd: packet larger than 4096 octets")
 	}
 	b := make([]byte, size)
 	b[0], b[1] = byte(code), id
 	binary.BigEndian.PutUint16(b[2:4], uint16(size))
-	copy(b[4:20], reqAuth[:])
+	copy(b[4:20], auth[:])
 	i := headerLen
 	if withMA {
 		b[i], b[i+1] = maType, maAttrLen
@@ -136,16 +135,34 @@ func encodeReply(code radius.Code, id byte, reqAuth [16]byte, attrs radius.Attri
 		copy(b[i+2:], a.Attribute)
 		i += 2 + len(a.Attribute)
 	}
-	if withMA {
+	return b, nil
+}
+
+// sign fills the Message-Authenticator (when the first attribute is one),
+// computed over b as it stands, then replaces the authenticator field with
+// MD5(Code+ID+Length+auth+Attributes+Secret): for a reply auth is the
+// request's authenticator, for a CoA/Disconnect request 16 zeros.
+func sign(b []byte, auth [16]byte, secret []byte) {
+	if len(b) >= headerLen+maAttrLen && b[headerLen] == maType {
 		mac := hmac.New(md5.New, secret)
 		mac.Write(b)
 		mac.Sum(b[headerLen+2 : headerLen+2 : headerLen+maAttrLen])
 	}
 	h := md5.New()
 	h.Write(b[:4])
-	h.Write(reqAuth[:])
+	h.Write(auth[:])
 	h.Write(b[20:])
 	h.Write(secret)
 	h.Sum(b[4:4:20])
+}
+
+// encodeReply encodes a reply to a request whose authenticator is reqAuth;
+// with withMA the Message-Authenticator is its first attribute.
+func encodeReply(code radius.Code, id byte, reqAuth [16]byte, attrs radius.Attributes, secret []byte, withMA bool) ([]byte, error) {
+	b, err := marshal(code, id, reqAuth, attrs, withMA)
+	if err != nil {
+		return nil, err
+	}
+	sign(b, reqAuth, secret)
 	return b, nil
 }
