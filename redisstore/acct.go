@@ -62,13 +62,14 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	if ev.EventTime.IsZero() {
 		evt = now
 	}
-	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC)}
+	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC), s.keys.deviceOpen(ev.MAC)}
 	args := []any{
 		s.keys.sessionBase(ev.MAC), kind, now, evt,
 		strconv.FormatUint(ev.SessionTime, 10),
 		strconv.FormatUint(ev.InputOctets, 10),
 		strconv.FormatUint(ev.OutputOctets, 10),
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
+		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier,
 	}
 	member := openMember(ev.MAC, ev.SessionID)
 	var cmd *redis.Cmd
@@ -80,6 +81,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		}
 		if ev.Kind == session.AcctStop {
 			pipe.ZRem(ctx, s.keys.nasOpen(ev.NAS), member)
+			pipe.ZRem(ctx, s.keys.schedule(), schedMember(ev.NAS, ev.MAC, ev.SessionID))
 		} else {
 			pipe.ZAdd(ctx, s.keys.nasOpen(ev.NAS), redis.Z{Score: float64(now), Member: member})
 		}
@@ -100,8 +102,8 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 
 func decodeAcct(v []any) (session.AcctResult, error) {
 	var r session.AcctResult
-	if len(v) != 7 {
-		return r, fmt.Errorf("%d items, want 7", len(v))
+	if len(v) != 8 {
+		return r, fmt.Errorf("%d items, want 8", len(v))
 	}
 	str := func(i int) string { s, _ := v[i].(string); return s }
 	switch str(0) {
@@ -117,6 +119,8 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 	r.Feeds = str(1)
 	moved, _ := v[2].(int64)
 	r.Moved = moved == 1
+	fresh, _ := v[7].(int64)
+	r.NewRecord = fresh == 1
 	var err error
 	if r.UnbilledSecs, err = strconv.ParseUint(str(3), 10, 64); err != nil {
 		return r, fmt.Errorf("unbilled secs: %w", err)
@@ -185,11 +189,12 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 			if !ok {
 				continue
 			}
-			keys := []string{s.keys.record(mac, nas, id)}
+			keys := []string{s.keys.record(mac, nas, id), s.keys.deviceOpen(mac)}
+			args := []any{at.Unix(), s.stopped, reason, nas + "|" + id}
 			if eval {
-				cmds = append(cmds, s.close.Eval(ctx, pipe, keys, at.Unix(), s.stopped, reason))
+				cmds = append(cmds, s.close.Eval(ctx, pipe, keys, args...))
 			} else {
-				cmds = append(cmds, s.close.EvalSha(ctx, pipe, keys, at.Unix(), s.stopped, reason))
+				cmds = append(cmds, s.close.EvalSha(ctx, pipe, keys, args...))
 			}
 		}
 		pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)

@@ -14,8 +14,11 @@ import (
 //	<prefix>{<mac>}:sessions        zset   session IDs, scored by n
 //	<prefix>{<mac>}:seq             string last n handed out
 //	<prefix>{<mac>}:acct:<nas>:<id> hash   accounting record (TTL)
+//	<prefix>{<mac>}:open            set    the device's open records, "<nas>|<id>"
 //	<prefix>nas:{<nas>}:open        zset   open records of a NAS, scored by
 //	                                       last update (Accounting-On, reaper)
+//	<prefix>{sched}:due             zset   open records, scored by when their
+//	                                       session ends (enforcement schedule)
 type keys struct{ prefix string }
 
 func (k keys) tag(mac session.MAC) string { return k.prefix + "{" + mac.Hex() + "}" }
@@ -32,6 +35,10 @@ func (k keys) seq(mac session.MAC) string { return k.tag(mac) + ":seq" }
 func (k keys) record(mac session.MAC, nas, acctID string) string {
 	return k.tag(mac) + ":acct:" + nas + ":" + acctID
 }
+
+func (k keys) deviceOpen(mac session.MAC) string { return k.tag(mac) + ":open" }
+
+func (k keys) schedule() string { return k.prefix + "{sched}:due" }
 
 func (k keys) nasOpen(nas string) string { return k.prefix + "nas:{" + nas + "}:open" }
 

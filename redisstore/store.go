@@ -36,6 +36,12 @@ var (
 	luaAccount string
 	//go:embed lua/close.lua
 	luaClose string
+	//go:embed lua/records.lua
+	luaRecords string
+	//go:embed lua/record.lua
+	luaRecord string
+	//go:embed lua/claim.lua
+	luaClaim string
 )
 
 // Defaults for Options.
@@ -68,6 +74,7 @@ type Store struct {
 	open, stopped string // record TTLs in seconds, as script arguments
 
 	sessions, create, save, del, account, close *redis.Script
+	records, record, claim                      *redis.Script
 }
 
 // New returns a Store on rdb. It does not contact Redis; scripts are loaded
@@ -100,6 +107,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		del:      script(luaDelete),
 		account:  script(luaAccount),
 		close:    script(luaClose),
+		records:  script(luaRecords),
+		record:   script(luaRecord),
+		claim:    script(luaClaim),
 	}, nil
 }
 

@@ -82,6 +82,8 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"CloseNAS", testCloseNAS},
 		{"AgreesWithCurrent", testAgreesWithCurrent},
 		{"NoScript", testNoScript},
+		{"OpenRecords", testOpenRecords},
+		{"RecordAndSchedule", testRecordAndSchedule},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -46,6 +46,32 @@ type AcctEvent struct {
 	// Now is the server's clock at arrival; availability and expiry are
 	// judged at Now.
 	Now time.Time
+	// NASAttrs are kept on the record so that a Disconnect/CoA sent later
+	// (by the scheduler, the admin API) can identify the session to the NAS.
+	NASAttrs NASAttrs
+}
+
+// NASAttrs are the attributes a NAS identifies a session by in RFC 5176
+// requests, as the NAS sent them.
+type NASAttrs struct {
+	UserName         string
+	CallingStationID string
+	FramedIP         string // dotted quad, "" if absent
+	NASIP            string // "" if absent
+	NASIdentifier    string
+}
+
+// AcctRecord is one accounting record: a NAS session of a device.
+type AcctRecord struct {
+	NAS       string
+	SessionID string // Acct-Session-Id
+	MAC       MAC
+	Open      bool
+	Feeds     string // the session it charges
+	NASAttrs  NASAttrs
+	// The last absolute counters of the NAS session.
+	SessionTime, InputOctets, OutputOctets uint64
+	StartedAt, UpdatedAt                   time.Time
 }
 
 // AcctOutcome says what an accounting event did to the record.
@@ -91,6 +117,9 @@ type AcctResult struct {
 	Feeds string
 	// Moved is true when spill-over moved the record onto another session.
 	Moved bool
+	// NewRecord is true when this event began the accounting record (a
+	// Start, or the first packet seen of a NAS session).
+	NewRecord bool
 	// Unbilled is consumption no session could take (the device had none).
 	UnbilledSecs, UnbilledBytes uint64
 	// Sessions are all the device's sessions after the event, in creation

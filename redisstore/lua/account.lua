@@ -1,13 +1,17 @@
 -- account.lua: apply one accounting packet (Start, Interim-Update or Stop)
 -- to a device's sessions, exactly once. DESIGN §5.
--- KEYS[1] accounting record (hash), KEYS[2] device index
+-- KEYS[1] accounting record (hash), KEYS[2] device index, KEYS[3] device's
+--        set of open records (members "<nas>|<Acct-Session-Id>")
 -- ARGV  1 session key base   2 kind: start|interim|stop   3 now (unix s)
 --       4 event time (unix s) 5 Acct-Session-Time  6 input octets (64-bit)
 --       7 output octets        8 open TTL (s)       9 stopped TTL (s)
 --      10 mac                 11 nas               12 Acct-Session-Id
+--      13 User-Name 14 Calling-Station-Id 15 Framed-IP-Address
+--      16 NAS-IP-Address 17 NAS-Identifier (kept for Disconnect/CoA)
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
---          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions}
-local rec, idx = KEYS[1], KEYS[2]
+--          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
+--          new record 0|1}
+local rec, idx, open_set = KEYS[1], KEYS[2], KEYS[3]
 local kind = ARGV[2]
 local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -51,7 +55,7 @@ else
 end
 
 if outcome ~= 'applied' then
-  return {outcome, r[2] or '', 0, '0', '0', {}, dump(list)}
+  return {outcome, r[2] or '', 0, '0', '0', {}, dump(list), 0}
 end
 
 -- The chain of sessions to charge: the one the record feeds (or, for a new
@@ -138,11 +142,18 @@ if not exists then
     'started_at', int(math.max(0, ev - st))}) do f[#f + 1] = v end
 end
 if kind == 'stop' then f[#f + 1] = 'stopped_at'; f[#f + 1] = int(ev) end
+local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier'}
+for i, name in ipairs(attr_names) do
+  if ARGV[12 + i] ~= '' then f[#f + 1] = name; f[#f + 1] = ARGV[12 + i] end
+end
 redis.call('HSET', rec, unpack(f))
+local member = ARGV[11] .. '|' .. ARGV[12]
+if kind == 'stop' then redis.call('SREM', open_set, member) else redis.call('SADD', open_set, member) end
 if dt - unbilled_t > 0 then redis.call('HINCRBY', rec, 'charged_secs', int(dt - unbilled_t)) end
 if din + dout - unbilled_b > 0 then redis.call('HINCRBY', rec, 'charged_bytes', int(din + dout - unbilled_b)) end
 if unbilled_t > 0 then redis.call('HINCRBY', rec, 'unbilled_secs', int(unbilled_t)) end
 if unbilled_b > 0 then redis.call('HINCRBY', rec, 'unbilled_bytes', int(unbilled_b)) end
 redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
 
-return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, dump(list)}
+return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, dump(list),
+  fresh and 1 or 0}
