@@ -2,9 +2,11 @@ package radiusd
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
@@ -19,7 +21,7 @@ var errNoSessionID = errors.New("Accounting-Request without Acct-Session-Id")
 
 // account answers an Accounting-Request after its write succeeded. A nil
 // response means drop (store error, or malformed with err saying why).
-func (s *Server) account(nas *nasEntry, p *radius.Packet) (*response, error) {
+func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*response, error) {
 	now := s.now()
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
@@ -79,6 +81,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet) (*response, error) {
 		OutputOctets: uint64(u32(p, rfc2869.AcctOutputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctOutputOctets_Type)),
 		EventTime:    at,
 		Now:          now,
+		NASAttrs:     nasAttrs(p, src),
 	}
 	ctx, cancel := s.storeCtx()
 	start := s.now()
@@ -93,9 +96,27 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet) (*response, error) {
 		}
 		return nil, err
 	}
+	s.afterAccounting(nas, ev, res)
 	s.log.Debug().Str("nas", nas.Name).Str("mac", string(mac)).Str("acct_session_id", id).
 		Str("kind", kind.String()).Str("result", res.Outcome.String()).Str("session_id", res.Feeds).Msg("accounting applied")
 	return ack(OutcomeAccounted), nil
+}
+
+// nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA.
+func nasAttrs(p *radius.Packet, src netip.AddrPort) session.NASAttrs {
+	a := session.NASAttrs{
+		UserName:         rfc2865.UserName_GetString(p),
+		CallingStationID: rfc2865.CallingStationID_GetString(p),
+		NASIdentifier:    rfc2865.NASIdentifier_GetString(p),
+		SourceIP:         src.Addr().Unmap().String(),
+	}
+	if v, ok := p.Attributes.Lookup(rfc2865.FramedIPAddress_Type); ok && len(v) == 4 {
+		a.FramedIP = netip.AddrFrom4([4]byte(v)).String()
+	}
+	if v, ok := p.Attributes.Lookup(rfc2865.NASIPAddress_Type); ok && len(v) == 4 {
+		a.NASIP = netip.AddrFrom4([4]byte(v)).String()
+	}
+	return a
 }
 
 // eventTime is when the NAS produced the packet: Event-Timestamp when it is

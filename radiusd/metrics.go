@@ -6,23 +6,23 @@ import (
 
 // Outcomes: every packet ends in exactly one (DESIGN §7.6).
 const (
-	OutcomeAccepted        = "accepted"          // Access-Accept sent
-	OutcomeRejected        = "rejected"          // Access-Reject sent
-	OutcomeAccounted       = "accounted"         // Accounting-Response sent after the write
-	OutcomeIgnored         = "ignored"           // acknowledged, nothing to record (no device)
-	OutcomeStatus          = "status"            // Status-Server answered
-	OutcomeCached          = "cached"            // retransmission answered from the cache
-	OutcomeDuplicate       = "duplicate"         // dropped: a copy is in flight
-	OutcomeUnknownNAS      = "unknown_nas"       // dropped: source not in the NAS table
-	OutcomeMalformed       = "malformed"         // dropped: framing or attribute error
-	OutcomeUnsupported     = "unsupported_code"  // dropped: code not served on this port
-	OutcomeBadAuth         = "bad_authenticator" // dropped: request authenticator forged
-	OutcomeBadMA           = "bad_message_authenticator"
-	OutcomeMissingMA       = "missing_message_authenticator"
-	OutcomeBadPassword     = "bad_password" // Access-Reject sent: password check failed
-	OutcomeOverload        = "overload"     // dropped: too many in flight
-	OutcomeStoreError      = "store_error"  // dropped: the store failed; the NAS retries
-	OutcomeShuttingDown    = "shutting_down"
+	OutcomeAccepted            = "accepted"          // Access-Accept sent
+	OutcomeRejected            = "rejected"          // Access-Reject sent
+	OutcomeAccounted           = "accounted"         // Accounting-Response sent after the write
+	OutcomeIgnored             = "ignored"           // acknowledged, nothing to record (no device)
+	OutcomeStatus              = "status"            // Status-Server answered
+	OutcomeCached              = "cached"            // retransmission answered from the cache
+	OutcomeDuplicate           = "duplicate"         // dropped: a copy is in flight
+	OutcomeUnknownNAS          = "unknown_nas"       // dropped: source not in the NAS table
+	OutcomeMalformed           = "malformed"         // dropped: framing or attribute error
+	OutcomeUnsupported         = "unsupported_code"  // dropped: code not served on this port
+	OutcomeBadAuth             = "bad_authenticator" // dropped: request authenticator forged
+	OutcomeBadMA               = "bad_message_authenticator"
+	OutcomeMissingMA           = "missing_message_authenticator"
+	OutcomeBadPassword         = "bad_password" // Access-Reject sent: password check failed
+	OutcomeOverload            = "overload"     // dropped: too many in flight
+	OutcomeStoreError          = "store_error"  // dropped: the store failed; the NAS retries
+	OutcomeShuttingDown        = "shutting_down"
 	listenerAuth, listenerAcct = "auth", "acct"
 )
 
@@ -34,6 +34,7 @@ type Metrics struct {
 	storeDur *prometheus.HistogramVec
 	storeErr *prometheus.CounterVec
 	inFlight prometheus.Gauge
+	dynAuth  *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the collectors on reg.
@@ -61,8 +62,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "radiusd_in_flight_requests",
 			Help: "Requests being processed.",
 		}),
+		dynAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "radiusd_dynauth_requests_total",
+			Help: "Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).",
+		}, []string{"kind", "result"}),
 	}
-	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

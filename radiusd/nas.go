@@ -123,13 +123,45 @@ type NAS struct {
 	// GlobalDownMbits/GlobalUpMbits apply to sessions that use the global
 	// speed; 0 sends no speed attribute (the NAS's own default applies).
 	GlobalDownMbits, GlobalUpMbits uint32
-	// CoAPort and CoASecret are for Disconnect/CoA requests (RFC 5176).
+	// CoAPort and CoASecret are for Disconnect/CoA requests (RFC 5176);
+	// port 0 disables them for this NAS. CoASecret defaults to Secret.
 	CoAPort   int
 	CoASecret []byte
-	MAPolicy  MAPolicy
-	Password  PasswordMode
+	// OnSpill says what to do when spill-over moves a device onto a session
+	// with other limits: send a CoA with the new limits, or disconnect it so
+	// that it re-authenticates.
+	OnSpill  SpillAction
+	MAPolicy MAPolicy
+	Password PasswordMode
 	// FixedPassword is the password PasswordFixed expects.
 	FixedPassword string
+}
+
+// SpillAction is a NAS's reaction to spill-over.
+type SpillAction uint8
+
+// Spill actions.
+const (
+	SpillCoA        SpillAction = iota // CoA-Request with the full new limit set
+	SpillDisconnect                    // Disconnect-Request; the device re-authenticates
+)
+
+// ParseSpillAction accepts coa or disconnect.
+func ParseSpillAction(s string) (SpillAction, error) {
+	switch strings.ToLower(s) {
+	case "coa", "":
+		return SpillCoA, nil
+	case "disconnect":
+		return SpillDisconnect, nil
+	}
+	return 0, fmt.Errorf("%q: want coa or disconnect", s)
+}
+
+func (a SpillAction) String() string {
+	if a == SpillDisconnect {
+		return "disconnect"
+	}
+	return "coa"
 }
 
 // nasTable finds a NAS by source address: the most specific prefix wins.
@@ -161,6 +193,16 @@ func newNASTable(list []NAS) (*nasTable, error) {
 	}
 	sort.SliceStable(t.byPrefix, func(i, j int) bool { return t.byPrefix[i].Prefix.Bits() > t.byPrefix[j].Prefix.Bits() })
 	return t, nil
+}
+
+// byName returns the NAS with that name, nil if unknown.
+func (t *nasTable) byName(name string) *nasEntry {
+	for _, e := range t.byPrefix {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
 }
 
 // lookup returns the NAS for a source address, nil if unknown.

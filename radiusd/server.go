@@ -63,6 +63,9 @@ type Config struct {
 	// StoreTimeout bounds one store call; keep it below the NAS's retry
 	// interval.
 	StoreTimeout time.Duration
+	// Enforce enables Disconnect/CoA (RFC 5176), the end-of-session
+	// schedule and the reaper (nil: disabled). RunEnforcement runs them.
+	Enforce *EnforceConfig
 }
 
 // Defaults applied by New to zero fields.
@@ -86,6 +89,8 @@ type Server struct {
 	base    context.Context // detached from shutdown: in-flight writes finish
 	wg      sync.WaitGroup
 	closing atomic.Bool
+
+	enf *enforcer // nil when enforcement is off
 
 	mu    sync.Mutex
 	conns map[net.PacketConn]struct{}
@@ -125,10 +130,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.Enforce != nil && cfg.Enforce.Store == nil {
+		errs = append(errs, errors.New("enforcement enabled without a store"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: %w", err)
 	}
+	var enf *enforcer
+	if cfg.Enforce != nil {
+		enf = newEnforcer(*cfg.Enforce, cfg.AcctInterimInterval)
+	}
 	return &Server{
+		enf:   enf,
 		cfg:   cfg,
 		nas:   table,
 		cache: newRespCache(cfg.CacheTTL, cfg.CacheMax),
@@ -227,7 +240,7 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 		s.drop(l, code, OutcomeUnsupported, nas, src, fmt.Errorf("code %s not served on the %s port", code, l))
 		return
 	}
-	key := cacheKey{src: src, id: pkt[1]}
+	key := cacheKey{src: src, l: l, id: pkt[1]}
 	copy(key.auth[:], pkt[4:20])
 	cached, state := s.cache.begin(key, start)
 	switch state {
@@ -329,7 +342,7 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	case code == radius.CodeAccessRequest:
 		r, err = s.authorize(nas, p)
 	default:
-		r, err = s.account(nas, p)
+		r, err = s.account(nas, p, src)
 	}
 	if r == nil {
 		var d dropError
@@ -338,7 +351,9 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 		}
 		return nil, OutcomeStoreError, err
 	}
-	withMA := r.code != radius.CodeAccountingResponse
+	// DESIGN §7.3: every Access-* reply and every Status-Server reply,
+	// including the Accounting-Response to one on the accounting port.
+	withMA := r.code != radius.CodeAccountingResponse || code == radius.CodeStatusServer
 	b, err := encodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
 	if err != nil {
 		return nil, OutcomeMalformed, err

@@ -69,7 +69,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		strconv.FormatUint(ev.InputOctets, 10),
 		strconv.FormatUint(ev.OutputOctets, 10),
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
-		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier,
+		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
 	}
 	member := openMember(ev.MAC, ev.SessionID)
 	var cmd *redis.Cmd

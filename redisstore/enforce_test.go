@@ -17,7 +17,7 @@ func testOpenRecords(t *testing.T, s *Store) {
 	ctx := t.Context()
 	id := create(t, s, testMAC, timeSpec(3600))
 	a := pkt(session.AcctStart, testMAC, "A", 0, 0, 0, t0)
-	a.NASAttrs = session.NASAttrs{UserName: "AA-BB-CC-DD-EE-FF", CallingStationID: "AA-BB-CC-DD-EE-FF", FramedIP: "10.1.0.7", NASIP: "192.0.2.1", NASIdentifier: "hotspot-1"}
+	a.NASAttrs = session.NASAttrs{UserName: "AA-BB-CC-DD-EE-FF", CallingStationID: "AA-BB-CC-DD-EE-FF", FramedIP: "10.1.0.7", NASIP: "192.0.2.1", NASIdentifier: "hotspot-1", SourceIP: "192.0.2.1"}
 	res := account(t, s, a)
 	if !res.NewRecord {
 		t.Errorf("Start: NewRecord false, want true")

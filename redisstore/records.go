@@ -66,13 +66,6 @@ func (s *Store) Record(ctx context.Context, nas string, mac session.MAC, acctID 
 	return rec, sessions, nil
 }
 
-// RecordRef names one accounting record.
-type RecordRef struct {
-	NAS       string
-	MAC       session.MAC
-	SessionID string
-}
-
 func schedMember(nas string, mac session.MAC, acctID string) string {
 	return nas + "|" + mac.Hex() + "|" + acctID
 }
@@ -92,12 +85,12 @@ func (s *Store) ScheduleEnd(ctx context.Context, nas string, mac session.MAC, ac
 
 // ClaimDue takes up to max schedule entries due at now. Each entry is
 // handed to exactly one caller, whatever the number of servers.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, max int) ([]RecordRef, error) {
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, max int) ([]session.RecordRef, error) {
 	v, err := s.claim.Run(ctx, s.rdb, []string{s.keys.schedule()}, now.Unix(), max).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: claim due: %w", translate(err))
 	}
-	out := make([]RecordRef, 0, len(v))
+	out := make([]session.RecordRef, 0, len(v))
 	for _, m := range v {
 		parts := strings.SplitN(m, "|", 3)
 		if len(parts) != 3 {
@@ -107,7 +100,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, max int) ([]RecordR
 		if err != nil {
 			continue
 		}
-		out = append(out, RecordRef{NAS: parts[0], MAC: mac, SessionID: parts[2]})
+		out = append(out, session.RecordRef{NAS: parts[0], MAC: mac, SessionID: parts[2]})
 	}
 	return out, nil
 }
@@ -153,6 +146,7 @@ func decodeRecord(nas, id string, mac session.MAC, pairs []string) (session.Acct
 			FramedIP:         h["framed_ip"],
 			NASIP:            h["nas_ip"],
 			NASIdentifier:    h["nas_identifier"],
+			SourceIP:         h["nas_src"],
 		},
 		SessionTime:  num("session_time"),
 		InputOctets:  num("in_octets"),

@@ -59,6 +59,9 @@ type NASAttrs struct {
 	FramedIP         string // dotted quad, "" if absent
 	NASIP            string // "" if absent
 	NASIdentifier    string
+	// SourceIP is where the NAS's accounting came from: where a
+	// Disconnect/CoA goes when the NAS entry is a whole network.
+	SourceIP string
 }
 
 // AcctRecord is one accounting record: a NAS session of a device.
@@ -126,4 +129,11 @@ type AcctResult struct {
 	// order: Current(Sessions, Now) tells whether anything is left and the
 	// Limits to send.
 	Sessions []Data
+}
+
+// RecordRef names one accounting record.
+type RecordRef struct {
+	NAS       string
+	MAC       MAC
+	SessionID string // Acct-Session-Id
 }

@@ -7,7 +7,7 @@
 --       7 output octets        8 open TTL (s)       9 stopped TTL (s)
 --      10 mac                 11 nas               12 Acct-Session-Id
 --      13 User-Name 14 Calling-Station-Id 15 Framed-IP-Address
---      16 NAS-IP-Address 17 NAS-Identifier (kept for Disconnect/CoA)
+--      16 NAS-IP-Address 17 NAS-Identifier 18 source IP (kept for Disconnect/CoA)
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
 --          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
 --          new record 0|1}
@@ -142,7 +142,7 @@ if not exists then
     'started_at', int(math.max(0, ev - st))}) do f[#f + 1] = v end
 end
 if kind == 'stop' then f[#f + 1] = 'stopped_at'; f[#f + 1] = int(ev) end
-local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier'}
+local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier', 'nas_src'}
 for i, name in ipairs(attr_names) do
   if ARGV[12 + i] ~= '' then f[#f + 1] = name; f[#f + 1] = ARGV[12 + i] end
 end

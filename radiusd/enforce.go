@@ -1,0 +1,470 @@
+package radiusd
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// EnforceStore is what enforcement needs from storage beyond Store.
+type EnforceStore interface {
+	// OpenRecords returns the device's open accounting records.
+	OpenRecords(ctx context.Context, mac session.MAC) ([]session.AcctRecord, error)
+	// Record returns one record and its device's sessions (ErrNotFound
+	// when it expired).
+	Record(ctx context.Context, nas string, mac session.MAC, acctID string) (session.AcctRecord, []session.Data, error)
+	// ScheduleEnd (re)schedules the enforcement check of a record. Idempotent.
+	ScheduleEnd(ctx context.Context, nas string, mac session.MAC, acctID string, at time.Time) error
+	// ClaimDue hands each due entry to exactly one caller across servers.
+	ClaimDue(ctx context.Context, now time.Time, max int) ([]session.RecordRef, error)
+}
+
+// EnforceConfig tunes enforcement; zero fields take the defaults.
+type EnforceConfig struct {
+	Store EnforceStore
+	// DynAuthTimeout is the wait for an ACK/NAK per attempt (default 2 s),
+	// DynAuthTries the attempts (default 3).
+	DynAuthTimeout time.Duration
+	DynAuthTries   int
+	// Workers send Disconnect/CoA requests (default 16); Queue bounds the
+	// requests waiting for one (default 4096): beyond it they are dropped
+	// and counted, and the next interim or scheduled check tries again.
+	Workers, Queue int
+	// ScheduleEvery is how often due schedule entries are claimed (1 s).
+	ScheduleEvery time.Duration
+	// ReapAfter closes records without an update for that long (default
+	// 3 interim intervals + 1 min); ReapEvery is how often (1 min).
+	ReapAfter, ReapEvery time.Duration
+}
+
+// Reasons for a Disconnect/CoA, in logs and metrics.
+const (
+	reasonExhausted = "exhausted" // nothing left after accounting or at its scheduled end
+	reasonSpill     = "spill"     // moved onto another session
+	reasonAdmin     = "admin"     // disconnect or change asked by an operator
+)
+
+// dynJob is one Disconnect or CoA to send.
+type dynJob struct {
+	nas    *nasEntry
+	rec    session.AcctRecord
+	code   radius.Code // CodeDisconnectRequest or CodeCoARequest
+	limits session.Limits
+	reason string
+	done   chan DynAuthResult // optional: the admin API waits for the answer
+}
+
+// enforcer sends dynamic authorization requests and runs the schedule.
+type enforcer struct {
+	cfg    EnforceConfig
+	client dynAuthClient
+	jobs   chan dynJob
+
+	mu       sync.Mutex
+	inFlight map[string]bool // nas|acct id: one request per NAS session at a time
+}
+
+func newEnforcer(cfg EnforceConfig, interim time.Duration) *enforcer {
+	if cfg.DynAuthTimeout <= 0 {
+		cfg.DynAuthTimeout = 2 * time.Second
+	}
+	if cfg.DynAuthTries <= 0 {
+		cfg.DynAuthTries = 3
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 4096
+	}
+	if cfg.ScheduleEvery <= 0 {
+		cfg.ScheduleEvery = time.Second
+	}
+	if cfg.ReapAfter <= 0 {
+		cfg.ReapAfter = 3*interim + time.Minute
+	}
+	if cfg.ReapEvery <= 0 {
+		cfg.ReapEvery = time.Minute
+	}
+	return &enforcer{
+		cfg:      cfg,
+		client:   dynAuthClient{timeout: cfg.DynAuthTimeout, tries: cfg.DynAuthTries},
+		jobs:     make(chan dynJob, cfg.Queue),
+		inFlight: map[string]bool{},
+	}
+}
+
+// RunEnforcement sends Disconnect/CoA requests, claims due schedule entries
+// and reaps silent records until ctx ends. Without an EnforceStore
+// (Config.Enforce nil) it returns at once.
+func (s *Server) RunEnforcement(ctx context.Context) error {
+	e := s.enf
+	if e == nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range e.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-e.jobs:
+					s.sendDynAuth(ctx, j)
+				}
+			}
+		}()
+	}
+	sched := time.NewTicker(e.cfg.ScheduleEvery)
+	reap := time.NewTicker(e.cfg.ReapEvery)
+	defer sched.Stop()
+	defer reap.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-sched.C:
+			s.runSchedule(ctx)
+		case <-reap.C:
+			s.reap(ctx)
+		}
+	}
+}
+
+// enqueue hands a job to the workers without blocking the packet path.
+func (s *Server) enqueue(j dynJob) {
+	e := s.enf
+	key := j.nas.Name + "|" + j.rec.SessionID
+	e.mu.Lock()
+	busy := e.inFlight[key]
+	if !busy {
+		e.inFlight[key] = true
+	}
+	e.mu.Unlock()
+	if busy {
+		if j.done != nil {
+			j.done <- DynAuthResult{Outcome: DynAuthError}
+		}
+		return
+	}
+	select {
+	case e.jobs <- j:
+	default:
+		e.mu.Lock()
+		delete(e.inFlight, key)
+		e.mu.Unlock()
+		s.countDynAuth(j.code, "dropped")
+		s.warn.Warn().Str("nas", j.nas.Name).Str("acct_session_id", j.rec.SessionID).Msg("dynamic authorization queue full: request dropped")
+		if j.done != nil {
+			j.done <- DynAuthResult{Outcome: DynAuthError}
+		}
+	}
+}
+
+func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
+	e := s.enf
+	defer func() {
+		e.mu.Lock()
+		delete(e.inFlight, j.nas.Name+"|"+j.rec.SessionID)
+		e.mu.Unlock()
+	}()
+	addr, ok := dynAuthAddr(j.nas, j.rec)
+	res := DynAuthResult{Outcome: DynAuthError}
+	var err error
+	if !ok {
+		err = errors.New("no address to send to: the NAS entry is a network and the record has no source or NAS-IP-Address")
+	} else {
+		secret := j.nas.CoASecret
+		if len(secret) == 0 {
+			secret = j.nas.Secret
+		}
+		res, err = e.client.send(ctx, addr, secret, j.code, dynAuthAttrs(j, s.limitAttrs))
+	}
+	s.countDynAuth(j.code, res.Outcome)
+	kind := dynKind(j.code)
+	ev := s.log.Info()
+	if res.Outcome != DynAuthACK {
+		ev = s.log.Warn()
+	}
+	ev.Err(err).Str("nas", j.nas.Name).Str("mac", string(j.rec.MAC)).Str("acct_session_id", j.rec.SessionID).
+		Str("request", kind).Str("reason", j.reason).Str("result", res.Outcome).Uint32("error_cause", res.ErrorCause).
+		Int("attempts", res.Attempts).Msg("dynamic authorization")
+	if j.done != nil {
+		j.done <- res
+	}
+}
+
+func dynKind(c radius.Code) string {
+	if c == radius.CodeCoARequest {
+		return "coa"
+	}
+	return "disconnect"
+}
+
+func (s *Server) countDynAuth(code radius.Code, result string) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.dynAuth.WithLabelValues(dynKind(code), result).Inc()
+	}
+}
+
+// dynAuthAddr is where the NAS listens for RFC 5176 requests: its own
+// address when the entry is one host, else where its accounting came from,
+// else its NAS-IP-Address.
+func dynAuthAddr(nas *nasEntry, rec session.AcctRecord) (netip.AddrPort, bool) {
+	port := uint16(nas.CoAPort)
+	if nas.Prefix.IsSingleIP() {
+		return netip.AddrPortFrom(nas.Prefix.Addr(), port), true
+	}
+	for _, s := range []string{rec.NASAttrs.SourceIP, rec.NASAttrs.NASIP} {
+		if a, err := netip.ParseAddr(s); err == nil && nas.Prefix.Contains(a) {
+			return netip.AddrPortFrom(a, port), true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// dynAuthAttrs identifies the NAS session (RFC 5176 §3) and, for a CoA,
+// carries the full limit set: CoovaChilli resets every limit a CoA omits.
+func dynAuthAttrs(j dynJob, limitAttrs func(*nasEntry, session.Limits, time.Time, bool) radius.Attributes) radius.Attributes {
+	var p radius.Packet
+	a := j.rec.NASAttrs
+	if a.UserName != "" {
+		_ = rfc2865.UserName_SetString(&p, a.UserName)
+	}
+	_ = rfc2866.AcctSessionID_SetString(&p, j.rec.SessionID)
+	if a.CallingStationID != "" {
+		_ = rfc2865.CallingStationID_SetString(&p, a.CallingStationID)
+	}
+	if ip, err := netip.ParseAddr(a.FramedIP); err == nil && ip.Is4() {
+		_ = rfc2865.FramedIPAddress_Set(&p, ip.AsSlice())
+	}
+	if ip, err := netip.ParseAddr(a.NASIP); err == nil && ip.Is4() {
+		_ = rfc2865.NASIPAddress_Set(&p, ip.AsSlice())
+	}
+	if a.NASIdentifier != "" {
+		_ = rfc2865.NASIdentifier_SetString(&p, a.NASIdentifier)
+	}
+	if j.code == radius.CodeCoARequest {
+		p.Attributes = append(p.Attributes, limitAttrs(j.nas, j.limits, time.Time{}, false)...)
+	}
+	return p.Attributes
+}
+
+// fromNASStart turns a session's limits into limits counted from the start
+// of the NAS session rec (what a CoA must carry: NAS counters do not reset).
+func fromNASStart(l session.Limits, rec session.AcctRecord, elapsed time.Duration) session.Limits {
+	if l.HasTimeout {
+		l.SessionTimeout += rec.SessionTime + uint64(max(elapsed, 0)/time.Second)
+	}
+	if l.HasData {
+		l.DataBytes += rec.InputOctets + rec.OutputOctets
+	}
+	return l
+}
+
+// afterAccounting decides, from what an accounting packet did, whether the
+// NAS session must end or change, and when to check it next. It never
+// blocks: requests go to the workers.
+func (s *Server) afterAccounting(nas *nasEntry, ev session.AcctEvent, res session.AcctResult) {
+	if s.enf == nil || nas.CoAPort == 0 || res.Outcome != session.AcctApplied || ev.Kind == session.AcctStop {
+		return
+	}
+	rec := session.AcctRecord{
+		NAS: nas.Name, SessionID: ev.SessionID, MAC: ev.MAC, Open: true, Feeds: res.Feeds, NASAttrs: ev.NASAttrs,
+		SessionTime: ev.SessionTime, InputOctets: ev.InputOctets, OutputOctets: ev.OutputOctets, UpdatedAt: ev.Now,
+	}
+	next, ok := s.decide(nas, rec, res.Sessions, res.Moved, ev.Now, 0)
+	if ok && (res.NewRecord || res.Moved) {
+		// Once per NAS session (or spill): off the reply path.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.schedule(nas, rec, next)
+		}()
+	}
+}
+
+// decide enforces the sessions' state on one NAS session: disconnect when
+// nothing is left, CoA (or disconnect) when it moved onto another session.
+// It returns when the current session ends (ok false: no time limit, or
+// disconnected).
+func (s *Server) decide(nas *nasEntry, rec session.AcctRecord, sessions []session.Data, moved bool, now time.Time, elapsed time.Duration) (time.Time, bool) {
+	cur, err := session.Current(sessions, now)
+	if err != nil {
+		s.enqueue(dynJob{nas: nas, rec: rec, code: radius.CodeDisconnectRequest, reason: reasonExhausted})
+		return time.Time{}, false
+	}
+	l := cur.Limits(now)
+	if moved {
+		if nas.OnSpill == SpillDisconnect {
+			s.enqueue(dynJob{nas: nas, rec: rec, code: radius.CodeDisconnectRequest, reason: reasonSpill})
+			return time.Time{}, false
+		}
+		s.enqueue(dynJob{nas: nas, rec: rec, code: radius.CodeCoARequest, limits: fromNASStart(l, rec, elapsed), reason: reasonSpill})
+	}
+	if !l.HasTimeout {
+		return time.Time{}, false
+	}
+	return now.Add(time.Duration(l.SessionTimeout) * time.Second), true
+}
+
+func (s *Server) schedule(nas *nasEntry, rec session.AcctRecord, at time.Time) {
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	if err := s.enf.cfg.Store.ScheduleEnd(ctx, nas.Name, rec.MAC, rec.SessionID, at); err != nil {
+		s.log.Error().Err(err).Str("nas", nas.Name).Str("acct_session_id", rec.SessionID).Msg("schedule enforcement")
+	}
+}
+
+// runSchedule claims the due entries and checks each NAS session as if an
+// interim had arrived now: the time since its last update counts as used.
+func (s *Server) runSchedule(ctx context.Context) {
+	for {
+		sctx, cancel := s.storeCtx()
+		refs, err := s.enf.cfg.Store.ClaimDue(sctx, s.now(), 256)
+		cancel()
+		if err != nil {
+			s.log.Error().Err(err).Msg("claim due enforcement")
+			return
+		}
+		for _, ref := range refs {
+			s.checkScheduled(ref)
+		}
+		if len(refs) < 256 || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (s *Server) checkScheduled(ref session.RecordRef) {
+	nas := s.nas.byName(ref.NAS)
+	if nas == nil || nas.CoAPort == 0 {
+		return
+	}
+	ctx, cancel := s.storeCtx()
+	rec, sessions, err := s.enf.cfg.Store.Record(ctx, ref.NAS, ref.MAC, ref.SessionID)
+	cancel()
+	if err != nil {
+		if !errors.Is(err, session.ErrNotFound) {
+			s.log.Error().Err(err).Str("nas", ref.NAS).Str("acct_session_id", ref.SessionID).Msg("scheduled enforcement")
+		}
+		return
+	}
+	if !rec.Open {
+		return
+	}
+	now := s.now()
+	elapsed := now.Sub(rec.UpdatedAt)
+	// Charge the time since the last interim to the session the record
+	// feeds, as the next interim will.
+	for i := range sessions {
+		if sessions[i].ID == rec.Feeds && elapsed > 0 {
+			sessions[i].TimeCons += uint64(elapsed / time.Second)
+		}
+	}
+	moved := false
+	if cur, err := session.Current(sessions, now); err == nil && rec.Feeds != "" && cur.ID != rec.Feeds {
+		moved = true
+	}
+	if next, ok := s.decide(nas, rec, sessions, moved, now, elapsed); ok {
+		if !next.After(now) {
+			next = now.Add(time.Second)
+		}
+		s.schedule(nas, rec, next)
+	}
+}
+
+// reap closes records of every NAS that sent nothing for ReapAfter.
+func (s *Server) reap(ctx context.Context) {
+	before := s.now().Add(-s.enf.cfg.ReapAfter)
+	for _, nas := range s.nas.byPrefix {
+		if ctx.Err() != nil {
+			return
+		}
+		sctx, cancel := s.storeCtx()
+		n, err := s.cfg.Store.CloseNAS(sctx, nas.Name, before, "reaper")
+		cancel()
+		if err != nil {
+			s.log.Error().Err(err).Str("nas", nas.Name).Msg("reap silent accounting records")
+			continue
+		}
+		if n > 0 {
+			s.log.Info().Str("nas", nas.Name).Int("closed", n).Dur("silent_for", s.enf.cfg.ReapAfter).Msg("closed accounting records the NAS stopped updating")
+		}
+	}
+}
+
+// DisconnectDevice sends a Disconnect-Request for every open NAS session of
+// the device and waits for the answers (admin API).
+func (s *Server) DisconnectDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
+	return s.dynAuthDevice(ctx, mac, func(session.AcctRecord) (radius.Code, session.Limits, bool) {
+		return radius.CodeDisconnectRequest, session.Limits{}, true
+	})
+}
+
+// UpdateDevice tells every open NAS session of the device its current
+// limits (CoA), or disconnects it when nothing is left (admin API, after a
+// session changed).
+func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
+	now := s.now()
+	return s.dynAuthDevice(ctx, mac, func(rec session.AcctRecord) (radius.Code, session.Limits, bool) {
+		sctx, cancel := s.storeCtx()
+		_, sessions, err := s.enf.cfg.Store.Record(sctx, rec.NAS, rec.MAC, rec.SessionID)
+		cancel()
+		if err != nil {
+			return 0, session.Limits{}, false
+		}
+		cur, err := session.Current(sessions, now)
+		if err != nil {
+			return radius.CodeDisconnectRequest, session.Limits{}, true
+		}
+		return radius.CodeCoARequest, fromNASStart(cur.Limits(now), rec, now.Sub(rec.UpdatedAt)), true
+	})
+}
+
+func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(session.AcctRecord) (radius.Code, session.Limits, bool)) ([]DynAuthResult, error) {
+	if s.enf == nil {
+		return nil, errors.New("radiusd: dynamic authorization is not enabled")
+	}
+	sctx, cancel := s.storeCtx()
+	recs, err := s.enf.cfg.Store.OpenRecords(sctx, mac)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var waits []chan DynAuthResult
+	for _, rec := range recs {
+		nas := s.nas.byName(rec.NAS)
+		if nas == nil || nas.CoAPort == 0 {
+			continue
+		}
+		code, limits, ok := what(rec)
+		if !ok {
+			continue
+		}
+		done := make(chan DynAuthResult, 1)
+		waits = append(waits, done)
+		s.enqueue(dynJob{nas: nas, rec: rec, code: code, limits: limits, reason: reasonAdmin, done: done})
+	}
+	out := make([]DynAuthResult, 0, len(waits))
+	for _, w := range waits {
+		select {
+		case r := <-w:
+			out = append(out, r)
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+	}
+	return out, nil
+}
