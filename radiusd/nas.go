@@ -207,7 +207,7 @@ func (t *nasTable) byName(name string) *nasEntry {
 
 // lookup returns the NAS for a source address, nil if unknown.
 func (t *nasTable) lookup(addr netip.Addr) *nasEntry {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("") // link-local sources carry a zone; prefixes never do
 	for _, e := range t.byPrefix {
 		if e.Prefix.Contains(addr) {
 			return e

@@ -179,6 +179,7 @@ func (s *Server) Serve(conn net.PacketConn, l Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
+		_ = conn.Close()
 		return ErrServerClosed
 	}
 	s.conns[conn] = struct{}{}
