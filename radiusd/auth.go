@@ -115,8 +115,9 @@ func macSpellings(mac session.MAC) [][]byte {
 	hex := mac.Hex()
 	colon := string(mac)
 	dash := strings.ReplaceAll(colon, ":", "-")
+	dotted := hex[0:4] + "." + hex[4:8] + "." + hex[8:12] // Cisco
 	var out [][]byte
-	for _, s := range []string{colon, dash, hex} {
+	for _, s := range []string{colon, dash, hex, dotted} {
 		out = append(out, []byte(s), []byte(strings.ToUpper(s)))
 	}
 	return out

@@ -7,9 +7,11 @@ import (
 )
 
 // cacheKey identifies one request (RFC 5080 §2.2.2): a retransmission has
-// the same source, Identifier and Request Authenticator.
+// the same source, Identifier and Request Authenticator, and reaches the same
+// listener (Status-Server is served on both, with different replies).
 type cacheKey struct {
 	src  netip.AddrPort
+	l    Listener
 	id   byte
 	auth [16]byte
 }
@@ -66,10 +68,12 @@ func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 	defer s.mu.Unlock()
 	s.evict(now)
 	if e, ok := s.m[k]; ok {
-		if e.reply == nil {
-			return nil, cacheInFlight
-		}
+		// Check expiry here too: evict stops at the first live FIFO slot, and
+		// finish re-queues keys, so an expired entry may sit behind a live one.
 		if now.Before(e.expires) {
+			if e.reply == nil {
+				return nil, cacheInFlight
+			}
 			return e.reply, cacheAnswered
 		}
 		delete(s.m, k)

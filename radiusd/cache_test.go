@@ -1,0 +1,274 @@
+package radiusd
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2866"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// TestRetransmissionCached checks RFC 5080 §2.2.2 on both listeners: a
+// retransmission of an answered request gets the same bytes without a
+// second store call.
+func TestRetransmissionCached(t *testing.T) {
+	tests := []struct {
+		name string
+		l    Listener
+		req  func(t *testing.T) []byte
+		code string
+		out  string
+	}{
+		{"access", Auth, func(t *testing.T) []byte { return accessRequest(t, callingStation("aabbccddeeff")) }, "Access-Request", OutcomeAccepted},
+		{"access reject", Auth, func(t *testing.T) []byte { return accessRequest(t, callingStation("02:00:00:00:00:00")) }, "Access-Request", OutcomeRejected},
+		{"accounting", Acct, func(t *testing.T) []byte {
+			return acctRequest(t, acctStatus(rfc2866.AcctStatusType_Value_InterimUpdate), acctSessionID("s1"), callingStation("aabbccddeeff"))
+		}, "Accounting-Request", OutcomeAccounted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.store.put(sess(1, session.TypeTime, nil))
+			req := tc.req(t)
+			first := e.send(tc.l, req)
+			if first == nil {
+				t.Fatal("no reply")
+			}
+			e.clock.Advance(DefaultCacheTTL - time.Second)
+			again := e.send(tc.l, req)
+			if !bytes.Equal(first, again) {
+				t.Errorf("retransmission reply differs:\n%x\n%x", first, again)
+			}
+			if n := e.store.calls(); n != 1 {
+				t.Errorf("store called %d times, want 1", n)
+			}
+			e.wantOutcomes(map[string]int{
+				tc.l.String() + " " + tc.code + " " + tc.out: 1,
+				tc.l.String() + " " + tc.code + " cached":    1,
+			})
+		})
+	}
+}
+
+// TestCacheKey checks what makes a request new: another authenticator,
+// another source port, or the TTL having passed.
+func TestCacheKey(t *testing.T) {
+	e := newEnv(t)
+	e.store.put(sess(1, session.TypeTime, nil))
+	var a1, a2 [16]byte
+	a1[0], a2[0] = 1, 2
+	r1 := accessRequest(t, withID(42), withAuthenticator(a1), callingStation("aabbccddeeff"))
+	r2 := accessRequest(t, withID(42), withAuthenticator(a2), callingStation("aabbccddeeff"))
+
+	checkReply(t, e.send(Auth, r1), r1, testSecret, radius.CodeAccessAccept)
+	// Same Identifier, new authenticator: a new request (the NAS reused the ID).
+	checkReply(t, e.send(Auth, r2), r2, testSecret, radius.CodeAccessAccept)
+	if n := e.store.calls(); n != 2 {
+		t.Errorf("after a new authenticator: %d store calls, want 2", n)
+	}
+	// Same bytes from another source port: another request.
+	other := netip.MustParseAddrPort("10.0.0.5:40001")
+	checkReply(t, e.sendFrom(Auth, r1, other), r1, testSecret, radius.CodeAccessAccept)
+	if n := e.store.calls(); n != 3 {
+		t.Errorf("from another port: %d store calls, want 3", n)
+	}
+	// Within the TTL: cached.
+	e.clock.Advance(DefaultCacheTTL - time.Nanosecond)
+	e.send(Auth, r1)
+	if n := e.store.calls(); n != 3 {
+		t.Errorf("within the TTL: %d store calls, want 3", n)
+	}
+	// Past the TTL: processed again.
+	e.clock.Advance(time.Nanosecond)
+	checkReply(t, e.send(Auth, r1), r1, testSecret, radius.CodeAccessAccept)
+	if n := e.store.calls(); n != 4 {
+		t.Errorf("after the TTL: %d store calls, want 4", n)
+	}
+	e.wantOutcomes(map[string]int{
+		"auth Access-Request accepted": 4,
+		"auth Access-Request cached":   1,
+	})
+}
+
+// TestInFlightDuplicate checks a copy arriving while the first is being
+// processed is dropped, and the first still answers.
+func TestInFlightDuplicate(t *testing.T) {
+	e := newEnv(t)
+	e.store.put(sess(1, session.TypeTime, nil))
+	e.store.entered, e.store.gate = make(chan struct{}), make(chan struct{})
+	req := accessRequest(t, callingStation("aabbccddeeff"))
+
+	e.srv.receive(e.conn, Auth, req, testSrc)
+	<-e.store.entered // the handler is inside the store
+	e.srv.receive(e.conn, Auth, req, testSrc)
+	if n := e.conn.count(); n != 0 {
+		t.Errorf("%d writes while the first copy is in flight", n)
+	}
+	e.wantOutcomes(map[string]int{"auth Access-Request duplicate": 1})
+
+	close(e.store.gate)
+	e.srv.wg.Wait()
+	sent := e.conn.sent()
+	if len(sent) != 1 {
+		t.Fatalf("%d replies, want 1", len(sent))
+	}
+	checkReply(t, sent[0].b, req, testSecret, radius.CodeAccessAccept)
+	if n := e.store.calls(); n != 1 {
+		t.Errorf("store called %d times, want 1", n)
+	}
+	e.wantOutcomes(map[string]int{
+		"auth Access-Request duplicate": 1,
+		"auth Access-Request accepted":  1,
+	})
+}
+
+func key(port uint16, id byte, auth0 byte) cacheKey {
+	k := cacheKey{src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), id: id}
+	k.auth[0] = auth0
+	return k
+}
+
+func TestRespCacheLifecycle(t *testing.T) {
+	c := newRespCache(10*time.Second, 1000)
+	k := key(1000, 1, 1)
+	t0 := testNow
+
+	if _, st := c.begin(k, t0); st != cacheNew {
+		t.Fatalf("first begin: state %d, want new", st)
+	}
+	if _, st := c.begin(k, t0.Add(time.Second)); st != cacheInFlight {
+		t.Fatalf("second begin: state %d, want in flight", st)
+	}
+	c.finish(k, []byte("reply"), t0.Add(2*time.Second))
+	if r, st := c.begin(k, t0.Add(11*time.Second)); st != cacheAnswered || string(r) != "reply" {
+		t.Fatalf("after finish: %q, state %d; want the reply", r, st)
+	}
+	// The TTL counts from the answer, not from the first sight.
+	if _, st := c.begin(k, t0.Add(12*time.Second)); st != cacheNew {
+		t.Fatalf("after the TTL: state %d, want new", st)
+	}
+	c.abort(k)
+	if c.len() != 0 {
+		t.Fatalf("after abort: %d entries, want 0", c.len())
+	}
+	if _, st := c.begin(k, t0.Add(13*time.Second)); st != cacheNew {
+		t.Fatalf("after abort: state %d, want new", st)
+	}
+	// finish and abort of unknown keys are harmless.
+	c.finish(key(1, 1, 1), []byte("x"), t0)
+	c.abort(key(2, 2, 2))
+	if c.len() != 1 {
+		t.Fatalf("%d entries, want 1", c.len())
+	}
+}
+
+// TestRespCacheInFlightExpires checks an in-flight entry whose handler
+// never finished stops blocking its key after the TTL.
+func TestRespCacheInFlightExpires(t *testing.T) {
+	c := newRespCache(10*time.Second, 1000)
+	k := key(1000, 1, 1)
+	c.begin(k, testNow)
+	if _, st := c.begin(k, testNow.Add(9*time.Second)); st != cacheInFlight {
+		t.Fatalf("within the TTL: state %d, want in flight", st)
+	}
+	if _, st := c.begin(k, testNow.Add(10*time.Second)); st != cacheNew {
+		t.Fatalf("after the TTL: state %d, want new", st)
+	}
+}
+
+// TestRespCacheInFlightExpiresBehindFinished: finish re-queues its key,
+// leaving a stale FIFO slot whose entry now lives longer; an expired
+// in-flight entry behind that slot must still stop blocking its key.
+func TestRespCacheInFlightExpiresBehindFinished(t *testing.T) {
+	c := newRespCache(10*time.Second, 1000)
+	a, b := key(7, 1, 9), key(7, 2, 9) // one shard
+	c.begin(a, testNow)
+	c.begin(b, testNow.Add(time.Second)) // its handler never finishes
+	c.finish(a, []byte("a"), testNow.Add(5*time.Second))
+	if _, st := c.begin(b, testNow.Add(12*time.Second)); st != cacheNew {
+		t.Errorf("expired in-flight entry: state %d, want new", st)
+	}
+	if r, st := c.begin(a, testNow.Add(12*time.Second)); st != cacheAnswered || string(r) != "a" {
+		t.Errorf("answered entry within its TTL: %q, state %d", r, st)
+	}
+}
+
+func TestRespCacheEvict(t *testing.T) {
+	c := newRespCache(10*time.Second, 1<<20)
+	const n = 20000 // > 1024 FIFO slots per shard: eviction compacts the FIFO
+	for i := range n {
+		k := key(uint16(i), byte(i), byte(i>>8))
+		c.begin(k, testNow.Add(time.Duration(i)*100*time.Microsecond))
+		if i%2 == 0 {
+			c.finish(k, []byte{1}, testNow.Add(time.Duration(i)*100*time.Microsecond))
+		}
+	}
+	if got := c.len(); got != n {
+		t.Fatalf("%d entries, want %d", got, n)
+	}
+	// Before the first expiry nothing is evicted.
+	c.begin(key(60000, 0, 0), testNow.Add(5*time.Second))
+	if got := c.len(); got != n+1 {
+		t.Fatalf("before expiry: %d entries, want %d", got, n+1)
+	}
+	// Every shard evicts on its next insert once everything expired.
+	late := testNow.Add(time.Hour)
+	for i := range len(c.shards) {
+		k := key(uint16(i), 0xff, 0) // shard i
+		if got := c.shard(k); got != &c.shards[i] {
+			t.Fatalf("key %d not in shard %d", i, i)
+		}
+		c.begin(k, late)
+		c.abort(k)
+	}
+	if got := c.len(); got != 0 {
+		t.Errorf("after expiry: %d entries, want 0", got)
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		// One stale slot: the key just begun and aborted.
+		if len(s.fifo) > 1 || s.head != 0 {
+			t.Errorf("shard %d: FIFO of %d slots, head %d after eviction; want compacted", i, len(s.fifo), s.head)
+		}
+	}
+}
+
+// TestRespCacheMax checks the bound: a full shard processes new requests
+// without caching them (their duplicates are not caught), and never grows.
+func TestRespCacheMax(t *testing.T) {
+	c := newRespCache(10*time.Second, 32) // 32/16+1 = 3 per shard
+	// Same auth[0], auth[7] and port: one shard.
+	keys := []cacheKey{key(7, 1, 9), key(7, 2, 9), key(7, 3, 9), key(7, 4, 9)}
+	for _, k := range keys[:3] {
+		if _, st := c.begin(k, testNow); st != cacheNew {
+			t.Fatalf("begin %d: state %d", k.id, st)
+		}
+	}
+	if _, st := c.begin(keys[3], testNow); st != cacheNew {
+		t.Fatalf("begin beyond max: state %d, want new (processed uncached)", st)
+	}
+	if _, st := c.begin(keys[3], testNow); st != cacheNew {
+		t.Errorf("duplicate of an uncached request: state %d, want new", st)
+	}
+	if got := c.len(); got != 3 {
+		t.Errorf("%d entries, want 3 (the shard's bound)", got)
+	}
+	// Other shards still cache.
+	if _, st := c.begin(key(8, 1, 9), testNow); st != cacheNew {
+		t.Fatal("other shard refused")
+	}
+	if _, st := c.begin(key(8, 1, 9), testNow); st != cacheInFlight {
+		t.Error("other shard does not catch duplicates")
+	}
+	// Expiry frees room.
+	if _, st := c.begin(keys[3], testNow.Add(11*time.Second)); st != cacheNew {
+		t.Fatal("after expiry: refused")
+	}
+	if _, st := c.begin(keys[3], testNow.Add(11*time.Second)); st != cacheInFlight {
+		t.Error("after expiry the shard has room again, but the duplicate was not caught")
+	}
+}
