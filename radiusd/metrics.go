@@ -22,7 +22,6 @@ const (
 	OutcomeBadPassword         = "bad_password" // Access-Reject sent: password check failed
 	OutcomeOverload            = "overload"     // dropped: too many in flight
 	OutcomeStoreError          = "store_error"  // dropped: the store failed; the NAS retries
-	OutcomeShuttingDown        = "shutting_down"
 	listenerAuth, listenerAcct = "auth", "acct"
 )
 
