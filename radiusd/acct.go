@@ -26,7 +26,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
 	}
-	at := eventTime(p, now)
+	at, nasClock := eventTime(p, now)
 	status, err := rfc2866.AcctStatusType_Lookup(p)
 	if err != nil {
 		return nil, dropError{OutcomeMalformed, errors.New("Accounting-Request without Acct-Status-Type")}
@@ -80,6 +80,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		InputOctets:  uint64(u32(p, rfc2869.AcctInputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctInputOctets_Type)),
 		OutputOctets: uint64(u32(p, rfc2869.AcctOutputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctOutputOctets_Type)),
 		EventTime:    at,
+		NASClock:     nasClock,
 		Now:          now,
 		NASAttrs:     nasAttrs(p, src),
 	}
@@ -120,18 +121,18 @@ func nasAttrs(p *radius.Packet, src netip.AddrPort) session.NASAttrs {
 }
 
 // eventTime is when the NAS produced the packet: Event-Timestamp when it is
-// plausible, else arrival minus Acct-Delay-Time.
-func eventTime(p *radius.Packet, now time.Time) time.Time {
+// plausible (true: the NAS's clock), else arrival minus Acct-Delay-Time.
+func eventTime(p *radius.Packet, now time.Time) (time.Time, bool) {
 	at := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
 	if at.Before(now.Add(-maxClockSkew)) {
 		at = now.Add(-maxClockSkew)
 	}
 	if ts, err := rfc2869.EventTimestamp_Lookup(p); err == nil {
 		if ts.After(now.Add(-maxClockSkew)) && !ts.After(now.Add(time.Minute)) {
-			return ts
+			return ts, true
 		}
 	}
-	return at
+	return at, false
 }
 
 // u32 returns an integer attribute, 0 when absent or malformed.

@@ -62,6 +62,10 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	if ev.EventTime.IsZero() {
 		evt = now
 	}
+	nasClock := "0"
+	if ev.NASClock {
+		nasClock = "1"
+	}
 	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC), s.keys.deviceOpen(ev.MAC)}
 	args := []any{
 		s.keys.sessionBase(ev.MAC), kind, now, evt,
@@ -70,6 +74,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		strconv.FormatUint(ev.OutputOctets, 10),
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
 		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
+		nasClock,
 	}
 	member := openMember(ev.MAC, ev.SessionID)
 	var cmd *redis.Cmd

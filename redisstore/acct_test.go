@@ -466,13 +466,17 @@ func testAcctNoSessions(t *testing.T, s *Store) {
 func testAcctRestart(t *testing.T, s *Store) {
 	a := create(t, s, testMAC, timeSpec(3600))
 	later := t0.Add(time.Hour)
+	nasClock := func(ev session.AcctEvent) session.AcctEvent { ev.NASClock = true; return ev }
 	run(t, s, []step{
 		{"start", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, t0), want{outcome: session.AcctApplied, feeds: a, cons: map[string]use{a: {0, 0}}}},
 		{"stop", pkt(session.AcctStop, testMAC, "re", 100, 1000, 1000, t0.Add(100*time.Second)), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 100, 2000)}, feeds: a, cons: map[string]use{a: {100, 2000}}}},
 		// The NAS rebooted and reuses the Acct-Session-Id.
-		{"start again", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, later), want{outcome: session.AcctApplied, feeds: a, cons: map[string]use{a: {100, 2000}}}},
-		{"retransmitted start", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, later), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {100, 2000}}}},
-		{"old start replayed", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, t0), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {100, 2000}}}},
+		// Without the NAS's clock a later Start may be a delayed duplicate:
+		// it adds nothing and does not reopen the record.
+		{"start again, server clock", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, later), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {100, 2000}}}},
+		{"start again", nasClock(pkt(session.AcctStart, testMAC, "re", 0, 0, 0, later)), want{outcome: session.AcctApplied, feeds: a, cons: map[string]use{a: {100, 2000}}}},
+		{"retransmitted start", nasClock(pkt(session.AcctStart, testMAC, "re", 0, 0, 0, later)), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {100, 2000}}}},
+		{"old start replayed", nasClock(pkt(session.AcctStart, testMAC, "re", 0, 0, 0, t0)), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {100, 2000}}}},
 		{"interim from zero", pkt(session.AcctInterim, testMAC, "re", 30, 10, 20, later.Add(30*time.Second)), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 30, 30)}, feeds: a, cons: map[string]use{a: {130, 2030}}}},
 	})
 	h := hgetall(t, s, recordKey(testMAC, "nas-a", "re"))

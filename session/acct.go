@@ -43,6 +43,11 @@ type AcctEvent struct {
 	// EventTime is when the NAS produced the packet: Event-Timestamp, or
 	// arrival minus Acct-Delay-Time. A first use sets StartedAt from it.
 	EventTime time.Time
+	// NASClock is true when EventTime is the NAS's own Event-Timestamp. Only
+	// then can a Start prove it is newer than a record with the same
+	// Acct-Session-Id (a NAS reusing IDs after a reboot) rather than a
+	// delayed duplicate, which must add nothing.
+	NASClock bool
 	// Now is the server's clock at arrival; availability and expiry are
 	// judged at Now.
 	Now time.Time

@@ -8,6 +8,7 @@
 --      10 mac                 11 nas               12 Acct-Session-Id
 --      13 User-Name 14 Calling-Station-Id 15 Framed-IP-Address
 --      16 NAS-IP-Address 17 NAS-Identifier 18 source IP (kept for Disconnect/CoA)
+--      19 '1' when the event time is the NAS's Event-Timestamp
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
 --          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
 --          new record 0|1}
@@ -28,8 +29,12 @@ local dt, din, dout = 0, 0, 0
 local new_in, new_out, new_t = inb, outb, st
 local fresh = not exists -- the record (re)starts: counters count from zero
 if kind == 'start' then
-  if exists and ev <= last_ev then
-    outcome = 'stale' -- a retransmitted or late Start
+  if exists and (ARGV[19] ~= '1' or ev <= last_ev) then
+    -- A retransmitted, replayed or late Start. Only the NAS's own clock
+    -- (Event-Timestamp) can prove a Start newer than the record: our arrival
+    -- time cannot tell a delayed duplicate from a reused Acct-Session-Id,
+    -- and counting a duplicate again is the worse error.
+    outcome = 'stale'
   else
     -- A new accounting session; an existing record means the NAS reused the
     -- Acct-Session-Id (after a reboot): start it again from zero.
