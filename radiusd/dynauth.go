@@ -78,6 +78,11 @@ func (c *dynAuthClient) send(ctx context.Context, addr netip.AddrPort, secret []
 		}
 		deadline := time.Now().Add(c.timeout)
 		_ = conn.SetReadDeadline(deadline)
+		if ctx.Err() != nil {
+			// Cancelled before the deadline above replaced the one the
+			// AfterFunc set: the read would wait out the whole timeout.
+			return res, ctx.Err()
+		}
 		for {
 			n, err := conn.Read(buf)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,7 +170,26 @@ func (s *Server) enqueue(j dynJob) {
 		if j.done != nil {
 			j.done <- DynAuthResult{Outcome: DynAuthError}
 		}
+		s.retryLater(j, "dropped")
 	}
+}
+
+// retryAfter is when a Disconnect that did not get through is checked again.
+const retryAfter = 30 * time.Second
+
+// retryLater schedules another check of a NAS session whose enforcing
+// Disconnect timed out, failed or was dropped, so that a NAS that sends no
+// interims is not left running. A NAK is final: the NAS says the session
+// is gone (or refuses), and the reaper closes a record the NAS forgot.
+func (s *Server) retryLater(j dynJob, outcome string) {
+	if j.code != radius.CodeDisconnectRequest || j.reason == reasonAdmin || outcome == DynAuthACK || outcome == DynAuthNAK {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.schedule(j.nas, j.rec, s.now().Add(retryAfter))
+	}()
 }
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
@@ -203,6 +223,7 @@ func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	if j.done != nil {
 		j.done <- res
 	}
+	s.retryLater(j, res.Outcome)
 }
 
 func dynKind(c radius.Code) string {
@@ -271,6 +292,57 @@ func fromNASStart(l session.Limits, rec session.AcctRecord, elapsed time.Duratio
 		l.DataBytes += rec.InputOctets + rec.OutputOctets
 	}
 	return l
+}
+
+// chargeUnreported charges the whole seconds of elapsed, the time a NAS
+// session has run since its last interim, to the device's sessions as that
+// interim will (account.lua): the session the record feeds (the current one
+// if it is gone) takes what it has left, the rest spills onto the other
+// available sessions in the order they would become current, and the last
+// takes any remainder. Charging the fed session alone would never use up the
+// sessions after it when the NAS sends no interims.
+func chargeUnreported(sessions []session.Data, feeds string, elapsed time.Duration, now time.Time) {
+	secs := uint64(max(elapsed, 0) / time.Second)
+	if secs == 0 {
+		return
+	}
+	byID := make(map[string]int, len(sessions))
+	for i := range sessions {
+		byID[sessions[i].ID] = i
+	}
+	var chain []int
+	if i, ok := byID[feeds]; ok {
+		chain = append(chain, i)
+	}
+	rest := make([]session.Data, 0, len(sessions))
+	for i := range sessions {
+		if sessions[i].ID != feeds && sessions[i].Available(now) {
+			rest = append(rest, sessions[i])
+		}
+	}
+	for len(rest) > 0 {
+		cur, err := session.Current(rest, now)
+		if err != nil {
+			break
+		}
+		chain = append(chain, byID[cur.ID])
+		rest = slices.DeleteFunc(rest, func(d session.Data) bool { return d.ID == cur.ID })
+	}
+	for k, i := range chain {
+		s := &sessions[i]
+		take := secs
+		if k < len(chain)-1 && s.Type.LimitsTime() {
+			left := uint64(0)
+			if !s.Expired(now) {
+				left = s.RemainingTime()
+			}
+			take = min(take, left)
+		}
+		s.TimeCons += take
+		if secs -= take; secs == 0 {
+			return
+		}
+	}
 }
 
 // afterAccounting decides, from what an accounting packet did, whether the
@@ -366,13 +438,8 @@ func (s *Server) checkScheduled(ref session.RecordRef) {
 	}
 	now := s.now()
 	elapsed := now.Sub(rec.UpdatedAt)
-	// Charge the time since the last interim to the session the record
-	// feeds, as the next interim will.
-	for i := range sessions {
-		if sessions[i].ID == rec.Feeds && elapsed > 0 {
-			sessions[i].TimeCons += uint64(elapsed / time.Second)
-		}
-	}
+	// Charge the time since the last interim as the next interim will.
+	chargeUnreported(sessions, rec.Feeds, elapsed, now)
 	moved := false
 	if cur, err := session.Current(sessions, now); err == nil && rec.Feeds != "" && cur.ID != rec.Feeds {
 		moved = true
@@ -420,16 +487,20 @@ func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC) ([]DynAuthRe
 	now := s.now()
 	return s.dynAuthDevice(ctx, mac, func(rec session.AcctRecord) (radius.Code, session.Limits, bool) {
 		sctx, cancel := s.storeCtx()
-		_, sessions, err := s.enf.cfg.Store.Record(sctx, rec.NAS, rec.MAC, rec.SessionID)
+		rec, sessions, err := s.enf.cfg.Store.Record(sctx, rec.NAS, rec.MAC, rec.SessionID)
 		cancel()
 		if err != nil {
 			return 0, session.Limits{}, false
 		}
+		// The limits count from the start of the NAS session, which has
+		// run on since its last interim: that time is used, not left.
+		elapsed := now.Sub(rec.UpdatedAt)
+		chargeUnreported(sessions, rec.Feeds, elapsed, now)
 		cur, err := session.Current(sessions, now)
 		if err != nil {
 			return radius.CodeDisconnectRequest, session.Limits{}, true
 		}
-		return radius.CodeCoARequest, fromNASStart(cur.Limits(now), rec, now.Sub(rec.UpdatedAt)), true
+		return radius.CodeCoARequest, fromNASStart(cur.Limits(now), rec, elapsed), true
 	})
 }
 
