@@ -29,6 +29,8 @@ type DynAuthResult struct {
 	Outcome    string // ack, nak, timeout or error
 	ErrorCause uint32 // Error-Cause (RFC 5176 §3.5) of a NAK, 0 if absent
 	Attempts   int
+	// NAS and AcctSessionID say which NAS session answered.
+	NAS, AcctSessionID string
 }
 
 // dynAuthClient sends RFC 5176 requests: we are the client, the NAS listens

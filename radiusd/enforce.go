@@ -46,6 +46,10 @@ type EnforceConfig struct {
 	ReapAfter, ReapEvery time.Duration
 }
 
+// ErrDynAuthDisabled is returned by DisconnectDevice and UpdateDevice when
+// the server runs without enforcement.
+var ErrDynAuthDisabled = errors.New("radiusd: dynamic authorization is not enabled")
+
 // Reasons for a Disconnect/CoA, in logs and metrics.
 const (
 	reasonExhausted = "exhausted" // nothing left after accounting or at its scheduled end
@@ -155,7 +159,7 @@ func (s *Server) enqueue(j dynJob) {
 	e.mu.Unlock()
 	if busy {
 		if j.done != nil {
-			j.done <- DynAuthResult{Outcome: DynAuthError}
+			j.done <- DynAuthResult{Outcome: DynAuthError, NAS: j.nas.Name, AcctSessionID: j.rec.SessionID}
 		}
 		return
 	}
@@ -168,7 +172,7 @@ func (s *Server) enqueue(j dynJob) {
 		s.countDynAuth(j.code, "dropped")
 		s.warn.Warn().Str("nas", j.nas.Name).Str("acct_session_id", j.rec.SessionID).Msg("dynamic authorization queue full: request dropped")
 		if j.done != nil {
-			j.done <- DynAuthResult{Outcome: DynAuthError}
+			j.done <- DynAuthResult{Outcome: DynAuthError, NAS: j.nas.Name, AcctSessionID: j.rec.SessionID}
 		}
 		s.retryLater(j, "dropped")
 	}
@@ -194,11 +198,6 @@ func (s *Server) retryLater(j dynJob, outcome string) {
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	e := s.enf
-	defer func() {
-		e.mu.Lock()
-		delete(e.inFlight, j.nas.Name+"|"+j.rec.SessionID)
-		e.mu.Unlock()
-	}()
 	addr, ok := dynAuthAddr(j.nas, j.rec)
 	res := DynAuthResult{Outcome: DynAuthError}
 	var err error
@@ -220,6 +219,12 @@ func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	ev.Err(err).Str("nas", j.nas.Name).Str("mac", string(j.rec.MAC)).Str("acct_session_id", j.rec.SessionID).
 		Str("request", kind).Str("reason", j.reason).Str("result", res.Outcome).Uint32("error_cause", res.ErrorCause).
 		Int("attempts", res.Attempts).Msg("dynamic authorization")
+	res.NAS, res.AcctSessionID = j.nas.Name, j.rec.SessionID
+	// Free the NAS session before answering, so a caller may send the next
+	// request for it at once.
+	e.mu.Lock()
+	delete(e.inFlight, j.nas.Name+"|"+j.rec.SessionID)
+	e.mu.Unlock()
 	if j.done != nil {
 		j.done <- res
 	}
@@ -506,7 +511,7 @@ func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC) ([]DynAuthRe
 
 func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(session.AcctRecord) (radius.Code, session.Limits, bool)) ([]DynAuthResult, error) {
 	if s.enf == nil {
-		return nil, errors.New("radiusd: dynamic authorization is not enabled")
+		return nil, ErrDynAuthDisabled
 	}
 	sctx, cancel := s.storeCtx()
 	recs, err := s.enf.cfg.Store.OpenRecords(sctx, mac)

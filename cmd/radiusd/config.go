@@ -27,7 +27,32 @@ type fileConfig struct {
 	Redis  redisFile  `yaml:"redis"`
 	Radius radiusFile `yaml:"radius"`
 	Log    logFile    `yaml:"log"`
-	NAS    []nasFile  `yaml:"nas"`
+	Admin  adminFile  `yaml:"admin"`
+	// Enforcement is Disconnect/CoA (RFC 5176), the end-of-session
+	// schedule and the reaper of silent accounting records.
+	Enforcement enforcementFile `yaml:"enforcement"`
+	NAS         []nasFile       `yaml:"nas"`
+}
+
+// adminFile is the HTTP admin listener: the session API, /metrics,
+// /healthz, /readyz and optionally pprof.
+type adminFile struct {
+	Listen    string `yaml:"listen"`
+	Token     string `yaml:"token"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	Pprof     bool   `yaml:"pprof"`
+}
+
+type enforcementFile struct {
+	Enabled        bool   `yaml:"enabled"`
+	DynAuthTimeout string `yaml:"dynauth_timeout"`
+	DynAuthTries   int    `yaml:"dynauth_tries"`
+	Workers        int    `yaml:"workers"`
+	Queue          int    `yaml:"queue"`
+	ScheduleEvery  string `yaml:"schedule_every"`
+	ReapAfter      string `yaml:"reap_after"`
+	ReapEvery      string `yaml:"reap_every"`
 }
 
 type listenFile struct {
@@ -75,7 +100,8 @@ type nasFile struct {
 	Profiles                    []string `yaml:"profiles"`
 	GlobalDownMbits             uint32   `yaml:"global_down_mbits"`
 	GlobalUpMbits               uint32   `yaml:"global_up_mbits"`
-	CoAPort                     int      `yaml:"coa_port"`
+	CoAPort                     *int     `yaml:"coa_port"` // nil: the default; 0 disables Disconnect/CoA
+	OnSpill                     string   `yaml:"on_spill"`
 	CoASecret                   string   `yaml:"coa_secret"`
 	CoASecretEnv                string   `yaml:"coa_secret_env"`
 	CoASecretFile               string   `yaml:"coa_secret_file"`
@@ -107,14 +133,27 @@ func defaultFile() fileConfig {
 			MaxInFlight:         radiusd.DefaultMaxInFlight,
 			StoreTimeout:        "2s",
 		},
-		Log: logFile{Level: "info", Format: "json"},
+		Log:   logFile{Level: "info", Format: "json"},
+		Admin: adminFile{Listen: defaultAdminListen},
+		Enforcement: enforcementFile{
+			Enabled:        true,
+			DynAuthTimeout: "2s",
+			DynAuthTries:   3,
+			Workers:        16,
+			Queue:          4096,
+			ScheduleEvery:  "1s",
+			ReapAfter:      "0s",
+			ReapEvery:      "1m",
+		},
 	}
 }
 
 // Per-NAS defaults.
 const (
-	defaultCoAPort = 3799
-	minSecretLen   = 16 // BlastRADIUS guidance for shared secrets
+	defaultCoAPort     = 3799
+	minSecretLen       = 16 // BlastRADIUS guidance for shared secrets
+	defaultAdminListen = "127.0.0.1:9812"
+	minTokenLen        = 16
 )
 
 // Config is the validated configuration: everything run needs.
@@ -132,12 +171,24 @@ type Config struct {
 	// Server holds the NAS table and the protocol settings; run adds the
 	// store, logger and metrics.
 	Server radiusd.Config
+	// Enforce is nil when enforcement is disabled; run adds the store and
+	// sets it as Server.Enforce.
+	Enforce *radiusd.EnforceConfig
+
+	Admin adminConfig
 
 	LogLevel  zerolog.Level
 	LogFormat string // json or console
 
 	// Warnings are logged once the logger exists (never with secrets).
 	Warnings []string
+}
+
+// adminConfig is the validated admin listener.
+type adminConfig struct {
+	Listen string // "": no admin listener
+	Token  string // "": no authentication (loopback only)
+	Pprof  bool
 }
 
 // listenAddr is one UDP address to bind and the key that configured it.
@@ -170,6 +221,7 @@ const (
 	envDemoRedisAddr  = "HSRADIUS_DEMO_REDIS_ADDR"
 	envDemoAuthAddr   = "HSRADIUS_DEMO_AUTH_ADDR"
 	envDemoAcctAddr   = "HSRADIUS_DEMO_ACCT_ADDR"
+	envDemoAdminAddr  = "HSRADIUS_DEMO_ADMIN_ADDR"
 	demoSource        = "demo mode"
 	commandLineSource = "command line"
 )
@@ -287,6 +339,8 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 		MaxInFlight:         fc.Radius.MaxInFlight,
 		StoreTimeout:        storeTimeout,
 	}
+	cfg.Enforce = r.enforcement(fc.Enforcement, interim)
+	cfg.Admin = r.admin(fc.Admin)
 
 	switch lvl := strings.ToLower(strings.TrimSpace(fc.Log.Level)); lvl {
 	case "trace", "debug", "info", "warn", "error":
@@ -604,12 +658,17 @@ func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
 		n.Profiles = r.profiles(path, f.Profiles)
 		n.GlobalDownMbits, n.GlobalUpMbits = f.GlobalDownMbits, f.GlobalUpMbits
 
-		n.CoAPort = f.CoAPort
-		if n.CoAPort == 0 {
-			n.CoAPort = defaultCoAPort
+		n.CoAPort = defaultCoAPort
+		if f.CoAPort != nil {
+			n.CoAPort = *f.CoAPort
 		}
-		if n.CoAPort < 1 || n.CoAPort > 65535 {
-			p.add(path+".coa_port", "%d: want a port from 1 to 65535 (default %d; older MikroTik: 1700)", f.CoAPort, defaultCoAPort)
+		if n.CoAPort < 0 || n.CoAPort > 65535 {
+			p.add(path+".coa_port", "%d: want a port from 1 to 65535, or 0 to send this NAS no Disconnect/CoA (default %d; older MikroTik: 1700)", n.CoAPort, defaultCoAPort)
+		}
+		if spill, err := radiusd.ParseSpillAction(strings.TrimSpace(f.OnSpill)); err != nil {
+			p.add(path+".on_spill", "%v", err)
+		} else {
+			n.OnSpill = spill
 		}
 		if coa, ok := r.secret(path, "coa_secret", "coa_secret", f.CoASecret, f.CoASecretEnv, f.CoASecretFile); ok {
 			n.CoASecret = []byte(coa)
@@ -705,4 +764,94 @@ func parseNASAddress(s string) (netip.Prefix, string, error) {
 	}
 	a = a.Unmap().WithZone("")
 	return netip.PrefixFrom(a, a.BitLen()), "", nil
+}
+
+// enforcement validates the enforcement section; nil when it is disabled.
+func (r *resolver) enforcement(f enforcementFile, interim time.Duration) *radiusd.EnforceConfig {
+	p := r.p
+	e := &radiusd.EnforceConfig{
+		DynAuthTimeout: r.positive("enforcement.dynauth_timeout", f.DynAuthTimeout),
+		DynAuthTries:   f.DynAuthTries,
+		Workers:        f.Workers,
+		Queue:          f.Queue,
+		ScheduleEvery:  r.positive("enforcement.schedule_every", f.ScheduleEvery),
+		ReapAfter:      r.duration("enforcement.reap_after", f.ReapAfter),
+		ReapEvery:      r.positive("enforcement.reap_every", f.ReapEvery),
+	}
+	if f.DynAuthTries < 1 || f.DynAuthTries > 10 {
+		p.add("enforcement.dynauth_tries", "%d: want 1 to 10 (default 3)", f.DynAuthTries)
+	}
+	if f.Workers < 1 {
+		p.add("enforcement.workers", "%d: want at least 1 (default 16)", f.Workers)
+	}
+	if f.Queue < 1 {
+		p.add("enforcement.queue", "%d: want at least 1 (default 4096)", f.Queue)
+	}
+	// A record reaped while its NAS session lives loses what the next
+	// interim reports (an interim after a close adds nothing): leave room
+	// for at least two missed interims.
+	if e.ReapAfter > 0 && interim > 0 && e.ReapAfter < 2*interim {
+		p.add("enforcement.reap_after", "%v: must be at least twice radius.acct_interim_interval (%v), or live sessions are closed and their consumption lost; 0 means 3 intervals + 1m", e.ReapAfter, interim)
+	}
+	if !f.Enabled {
+		return nil
+	}
+	return e
+}
+
+// admin validates the admin listener. A listener reachable from other
+// hosts must have a token: the API creates sessions (free Internet access)
+// and disconnects devices.
+func (r *resolver) admin(f adminFile) adminConfig {
+	p := r.p
+	a := adminConfig{Listen: strings.TrimSpace(f.Listen), Pprof: f.Pprof}
+	token, hasToken := r.secret("admin", "token", "token", f.Token, f.TokenEnv, f.TokenFile)
+	if hasToken {
+		if strings.ContainsAny(token, " \t\r\n") {
+			key := "admin.token"
+			switch {
+			case f.TokenEnv != "":
+				key = "admin.token_env"
+			case f.TokenFile != "":
+				key = "admin.token_file"
+			}
+			p.add(key, "the token contains spaces or line breaks: clients send it in an HTTP header")
+		} else {
+			a.Token = token
+			if len(token) < minTokenLen && !r.demo {
+				r.warnf("admin: the token is shorter than %d characters: use a long random one (e.g. openssl rand -hex 32)", minTokenLen)
+			}
+		}
+	}
+	if a.Listen == "" {
+		return a
+	}
+	norm, _, err := checkHostPort(a.Listen, r.demo)
+	if err != nil {
+		p.add("admin.listen", "%v", err)
+		return a
+	}
+	tokenSet := f.Token != "" || f.TokenEnv != "" || f.TokenFile != "" // a problem with it is already reported
+	if !hasToken && !tokenSet && !isLoopback(norm) {
+		p.add("admin.token", "empty, but admin.listen %q is not a loopback address: set token, token_env or token_file (anyone who reaches it could create sessions and disconnect devices), or listen on 127.0.0.1", a.Listen)
+	}
+	if a.Pprof && !isLoopback(norm) {
+		r.warnf("admin.pprof: profiling is served on %s, a non-loopback address (behind the token): turn it off when done", a.Listen)
+	}
+	return a
+}
+
+// isLoopback reports whether host:port only accepts connections from this
+// host. A host name other than localhost, or an empty host (every
+// interface), is not.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

@@ -324,13 +324,16 @@ func TestConfigExample(t *testing.T) {
 		cfg.LogLevel != def.LogLevel || cfg.LogFormat != def.LogFormat || !slices.Equal(cfg.Listen, def.Listen) {
 		t.Errorf("the example's values differ from the defaults:\nexample %+v\ndefault %+v", cfg, def)
 	}
+	if cfg.Admin != def.Admin || cfg.Enforce == nil || def.Enforce == nil || *cfg.Enforce != *def.Enforce {
+		t.Errorf("the example's admin or enforcement values differ from the defaults:\nexample %+v %+v\ndefault %+v %+v", cfg.Admin, cfg.Enforce, def.Admin, def.Enforce)
+	}
 	if len(cfg.Server.NAS) != 2 {
 		t.Fatalf("got %d NAS, want 2", len(cfg.Server.NAS))
 	}
 	office, lobby := cfg.Server.NAS[0], cfg.Server.NAS[1]
 	if office.Name != "office-mikrotik" || office.Prefix != netip.MustParsePrefix("192.168.88.1/32") ||
 		!slices.Equal(office.Profiles, []radiusd.Profile{radiusd.ProfileMikroTik}) ||
-		office.GlobalDownMbits != 10 || office.GlobalUpMbits != 2 || office.CoAPort != 3799 ||
+		office.GlobalDownMbits != 10 || office.GlobalUpMbits != 2 || office.CoAPort != 3799 || office.OnSpill != radiusd.SpillCoA ||
 		office.MAPolicy != radiusd.MARequire || office.Password != radiusd.PasswordAny {
 		t.Errorf("office: got %+v", office)
 	}

@@ -15,10 +15,11 @@ const (
 	demoRedisAddr = "127.0.0.1:6380"
 	demoAuthAddr  = "127.0.0.1:1812"
 	demoAcctAddr  = "127.0.0.1:1813"
+	demoAdminAddr = "127.0.0.1:9812"
 )
 
 // demoConfig returns the demo configuration. The demo addresses can be
-// moved with HSRADIUS_DEMO_{REDIS,AUTH,ACCT}_ADDR (port 0 picks a free one);
+// moved with HSRADIUS_DEMO_{REDIS,AUTH,ACCT,ADMIN}_ADDR (port 0 picks a free one);
 // the log keys follow the usual environment variables and flags.
 func demoConfig(o options, getenv func(string) string) (*Config, error) {
 	fc := defaultFile()
@@ -35,6 +36,7 @@ func demoConfig(o options, getenv func(string) string) (*Config, error) {
 		Acct: []string{addr(envDemoAcctAddr, demoAcctAddr, "listen.acct")},
 	}
 	fc.Redis.Addrs = []string{addr(envDemoRedisAddr, demoRedisAddr, "redis.addrs")}
+	fc.Admin = adminFile{Listen: addr(envDemoAdminAddr, demoAdminAddr, "admin.listen")}
 	nas := nasFile{
 		Secret:                      demoSecret,
 		Profiles:                    []string{"wispr", "chillispot", "mikrotik"},
@@ -82,7 +84,7 @@ func envOr(getenv func(string) string, env, def string) string {
 
 // printDemoBanner tells the operator, in plain text before the JSON logs,
 // that nothing is persisted and how to try the server.
-func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr string) {
+func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr string) {
 	rhost, rport, _ := net.SplitHostPort(redisAddr)
 	redisCLI := "redis-cli -p " + rport
 	if rhost != "127.0.0.1" && rhost != "localhost" {
@@ -98,13 +100,16 @@ func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr string) {
  DEMO MODE: embedded in-memory Redis at %[2]s
  NOTHING IS PERSISTED: all sessions vanish when this process stops.
  RADIUS auth %[3]s, acct %[4]s, secret: %[5]s
+ Admin API (no token, loopback) http://%[8]s: /v1/..., /metrics, /healthz, /readyz
  NAS "demo" is 127.0.0.1/32 and "demo6" is ::1/128; Message-Authenticator
  policy is auto (accepted without one until the NAS sends one), so plain
  radclient works.
  Try:  go run ./cmd/hsctl --redis %[2]s create --mac aa:bb:cc:dd:ee:ff --type time --time 1h --down 10 --up 2
+   or: curl -s -X POST -H 'Content-Type: application/json' -d '{"type":"time","time_secs":3600,"down_mbits":10,"up_mbits":2}' http://%[8]s/v1/devices/aa:bb:cc:dd:ee:ff/sessions
        echo 'User-Name=aa:bb:cc:dd:ee:ff,User-Password=x,Calling-Station-Id=aa-bb-cc-dd-ee-ff' | radclient -x %[6]s auth %[5]s
+       curl -s http://%[8]s/v1/devices/aa:bb:cc:dd:ee:ff/current
        %[7]s HGETALL 'hs:{aabbccddeeff}:s:1'
  For production pass -config (see testdata/config/radiusd.example.yaml).
 %[1]s
-`, line, redisAddr, authAddr, acctAddr, demoSecret, target, redisCLI)
+`, line, redisAddr, authAddr, acctAddr, demoSecret, target, redisCLI, adminAddr)
 }

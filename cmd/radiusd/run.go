@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -16,11 +17,13 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/redisstore"
+	"github.com/hotspot-radius/hsradius/session"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM.
@@ -58,8 +61,9 @@ Environment (overrides the file; flags override the environment):
   HSRADIUS_REDIS_PREFIX    redis.prefix
   HSRADIUS_LOG_LEVEL       log.level
   HSRADIUS_LOG_FORMAT      log.format
-  HSRADIUS_DEMO_REDIS_ADDR, HSRADIUS_DEMO_AUTH_ADDR, HSRADIUS_DEMO_ACCT_ADDR
-                           demo addresses (default 127.0.0.1:6380, :1812, :1813)
+  HSRADIUS_DEMO_REDIS_ADDR, HSRADIUS_DEMO_AUTH_ADDR, HSRADIUS_DEMO_ACCT_ADDR,
+  HSRADIUS_DEMO_ADMIN_ADDR demo addresses (default 127.0.0.1:6380, :1812, :1813,
+                           and the admin API on :9812; port 0 picks a free one)
 
 Secrets are never taken from flags. Every configuration key is documented in
 testdata/config/radiusd.example.yaml.
@@ -159,13 +163,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			cfg.RedisMode, strings.Join(cfg.Redis.Addrs, ", "), err, envRedisAddrs, cfg.Source)
 	}
 
-	reg := prometheus.NewRegistry() // served by the admin listener (a later change)
+	// The one registry: the server's metrics and the Go runtime and
+	// process collectors, served on the admin listener's /metrics.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	metrics, err := radiusd.NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	scfg := cfg.Server
 	scfg.Store, scfg.Log, scfg.Metrics = store, log, metrics
+	if cfg.Enforce != nil {
+		enf := *cfg.Enforce
+		enf.Store = store
+		scfg.Enforce = &enf
+	}
 	srv, err := radiusd.New(scfg)
 	if err != nil {
 		return &configError{source: cfg.Source, problems: []string{err.Error()}}
@@ -189,8 +206,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			acct = append(acct, c.conn.LocalAddr().String())
 		}
 	}
+	admin, err := startAdmin(cfg.Admin, radiusd.AdminConfig{
+		Sessions: session.NewSessionsMgr(store, time.Now),
+		Server:   srv,
+		Ready:    store.Ping,
+		Gatherer: reg,
+		Log:      log.With().Str("component", "admin").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	defer admin.close()
+
 	if cfg.Demo {
-		printDemoBanner(stderr, cfg.Redis.Addrs[0], strings.Join(auth, ", "), strings.Join(acct, ", "))
+		printDemoBanner(stderr, cfg.Redis.Addrs[0], strings.Join(auth, ", "), strings.Join(acct, ", "), admin.addr)
 		log.Warn().Str("redis_addr", cfg.Redis.Addrs[0]).
 			Msg("demo mode: embedded in-memory Redis, nothing is persisted; all sessions vanish when this process stops")
 	}
@@ -209,9 +238,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Str("response_cache_ttl", cfg.Server.CacheTTL.String()).
 		Int("max_in_flight", cfg.Server.MaxInFlight).
 		Str("store_timeout", cfg.Server.StoreTimeout.String()).
+		Str("admin", admin.addr).Bool("admin_token", cfg.Admin.Token != "").Bool("pprof", cfg.Admin.Pprof && admin.addr != "").
+		Object("enforcement", enforceLog{cfg.Enforce}).
 		Msg("radiusd started")
 
-	errc := make(chan error, len(conns))
+	// Enforcement outlives the listeners' drain: in-flight accounting may
+	// still queue a Disconnect.
+	ectx, stopEnforce := context.WithCancel(context.Background())
+	defer stopEnforce()
+	enforced := make(chan struct{})
+	go func() {
+		defer close(enforced)
+		_ = srv.RunEnforcement(ectx)
+	}()
+
+	errc := make(chan error, len(conns)+1)
 	for _, c := range conns {
 		go func() {
 			err := srv.Serve(c.conn, c.Kind)
@@ -222,6 +263,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}()
 	}
 	pending := len(conns)
+	if admin.srv != nil {
+		pending++
+		go func() {
+			err := admin.srv.Serve(admin.ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else if err != nil {
+				err = fmt.Errorf("admin.listen %s: %w", admin.addr, err)
+			}
+			errc <- err
+		}()
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -232,6 +285,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// The admin API first (no new changes; running calls finish), then the
+	// RADIUS drain, then enforcement.
+	if err := admin.shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("admin requests did not finish in time")
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Str("timeout", shutdownTimeout.String()).Msg("in-flight requests did not finish in time")
 		if runErr == nil {
@@ -244,6 +302,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for ; pending > 0; pending-- {
 		<-errc
 	}
+	stopEnforce()
+	<-enforced
 	log.Info().Msg("stopped")
 	return runErr
 }
@@ -325,7 +385,20 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 	e.Str("name", n.Name).Str("address", n.Prefix.String()).Strs("profiles", profiles).
 		Str("require_message_authenticator", n.MAPolicy.String()).Str("password", n.Password.String()).
 		Uint32("global_down_mbits", n.GlobalDownMbits).Uint32("global_up_mbits", n.GlobalUpMbits).
-		Int("coa_port", n.CoAPort)
+		Int("coa_port", n.CoAPort).Str("on_spill", n.OnSpill.String())
+}
+
+// enforceLog logs the enforcement settings (enabled false when off).
+type enforceLog struct{ e *radiusd.EnforceConfig }
+
+func (l enforceLog) MarshalZerologObject(e *zerolog.Event) {
+	e.Bool("enabled", l.e != nil)
+	if l.e == nil {
+		return
+	}
+	e.Str("dynauth_timeout", l.e.DynAuthTimeout.String()).Int("dynauth_tries", l.e.DynAuthTries).
+		Int("workers", l.e.Workers).Int("queue", l.e.Queue).Str("schedule_every", l.e.ScheduleEvery.String()).
+		Str("reap_after", l.e.ReapAfter.String()).Str("reap_every", l.e.ReapEvery.String())
 }
 
 // redisLogger adapts zerolog to go-redis's internal logging.

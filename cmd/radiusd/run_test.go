@@ -58,6 +58,7 @@ type startLine struct {
 	Acct       []string `json:"acct"`
 	RedisAddrs []string `json:"redis_addrs"`
 	RedisMode  string   `json:"redis_mode"`
+	Admin      string   `json:"admin"`
 	NAS        []struct {
 		Name     string   `json:"name"`
 		Profiles []string `json:"profiles"`
@@ -181,6 +182,7 @@ func TestRunDemo(t *testing.T) {
 		envDemoRedisAddr: "127.0.0.1:0",
 		envDemoAuthAddr:  "127.0.0.1:0",
 		envDemoAcctAddr:  "127.0.0.1:0",
+		envDemoAdminAddr: "127.0.0.1:0",
 	})
 	if len(r.Auth) != 1 || len(r.Acct) != 1 || len(r.RedisAddrs) != 1 || r.RedisMode != "standalone" {
 		t.Fatalf("start line: %+v", r.startLine)
@@ -247,13 +249,14 @@ func TestRunRealRedis(t *testing.T) {
 	cfgPath := writeFile(t, "radiusd.yaml", fmt.Sprintf(`
 listen: {auth: [%q], acct: [%q]}
 redis: {addrs: [%q], prefix: "hstest:"}
+admin: {listen: %q}
 log: {level: debug}
 nas:
   - name: lab
     address: 127.0.0.1
     secret_file: %s
     profiles: [mikrotik, wispr]
-`, authAddr, acctAddr, srv.Addr, secretFile))
+`, authAddr, acctAddr, srv.Addr, freeTCP(t), secretFile))
 	r := startRun(t, []string{"-config", cfgPath}, nil)
 	if r.Auth[0] != authAddr || r.Acct[0] != acctAddr || r.RedisAddrs[0] != srv.Addr {
 		t.Fatalf("start line: %+v", r.startLine)
@@ -335,8 +338,10 @@ func TestRunErrors(t *testing.T) {
 	down.Close()
 
 	demoEnv := func(auth, redis string) map[string]string {
-		return map[string]string{envDemoRedisAddr: redis, envDemoAuthAddr: auth, envDemoAcctAddr: "127.0.0.1:0"}
+		return map[string]string{envDemoRedisAddr: redis, envDemoAuthAddr: auth, envDemoAcctAddr: "127.0.0.1:0", envDemoAdminAddr: "127.0.0.1:0"}
 	}
+	adminBusy := demoEnv("127.0.0.1:0", "127.0.0.1:0")
+	adminBusy[envDemoAdminAddr] = busyTCP.Addr().String()
 	tests := []struct {
 		name     string
 		args     []string
@@ -352,6 +357,8 @@ func TestRunErrors(t *testing.T) {
 			[]string{"listen.auth[0]: cannot listen on udp " + busyUDP.LocalAddr().String(), "address already in use", "another process"}},
 		{"demo redis port busy", nil, demoEnv("127.0.0.1:0", busyTCP.Addr().String()), 1,
 			[]string{"demo: the embedded Redis cannot listen on " + busyTCP.Addr().String(), "free the port", "-config"}},
+		{"admin port busy", nil, adminBusy, 1,
+			[]string{"admin.listen: cannot listen on tcp " + busyTCP.Addr().String(), "address already in use"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,7 +399,7 @@ func TestRunCancelledWhileStarting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := run(ctx, nil, envFunc(map[string]string{
-		envDemoRedisAddr: "127.0.0.1:0", envDemoAuthAddr: "127.0.0.1:0", envDemoAcctAddr: "127.0.0.1:0",
+		envDemoRedisAddr: "127.0.0.1:0", envDemoAuthAddr: "127.0.0.1:0", envDemoAcctAddr: "127.0.0.1:0", envDemoAdminAddr: "127.0.0.1:0",
 	}), io.Discard, io.Discard)
 	if err != nil {
 		t.Errorf("run: %v", err)

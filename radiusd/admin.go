@@ -1,0 +1,1074 @@
+package radiusd
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"layeh.com/radius/rfc3576"
+
+	"github.com/hotspot-radius/hsradius/session"
+)
+
+// AdminConfig is what NewAdmin needs; main builds it.
+type AdminConfig struct {
+	// Sessions is the session API the endpoints call. Required.
+	Sessions *session.SessionsMgr
+	// Server sends Disconnect/CoA requests for the device endpoints. Nil:
+	// POST /v1/devices/{mac}/disconnect answers 503, and PATCH/DELETE of a
+	// session change the store only (their response says so).
+	Server *Server
+	// Ready reports whether the store answers (Redis PING); /readyz calls
+	// it with a 2 s deadline. Required.
+	Ready func(ctx context.Context) error
+	// Gatherer is the registry /metrics serves: the one main builds, not
+	// the global one. Required.
+	Gatherer prometheus.Gatherer
+	// Token, when not empty, is the bearer token every endpoint except
+	// /healthz and /readyz requires (Authorization: Bearer <token>).
+	Token string
+	// Pprof mounts net/http/pprof under /debug/pprof/ on this handler
+	// (never on http.DefaultServeMux).
+	Pprof bool
+	Log   zerolog.Logger
+	// Now is the clock for availability and expiry in responses (time.Now
+	// when nil).
+	Now func() time.Time
+}
+
+// Limits of the admin interface.
+const (
+	adminMaxBody       = 64 << 10        // bytes of a request body
+	adminStoreTimeout  = 5 * time.Second // one store call of an endpoint
+	adminReadyTimeout  = 2 * time.Second // /readyz
+	adminDynAuthMargin = 5 * time.Second // beyond the NAS retries, for queueing
+	adminProbeTimeout  = 1 * time.Second // readiness probe that classifies an error
+)
+
+// adminAPI holds the handlers' dependencies.
+type adminAPI struct {
+	cfg       AdminConfig
+	tokenHash [sha256.Size]byte
+}
+
+// NewAdmin validates cfg and returns the admin HTTP handler, with its own
+// ServeMux, for main to serve on a separate listener (loopback by default):
+//
+//	POST   /v1/devices/{mac}/sessions    create a session (201, Location)
+//	GET    /v1/devices/{mac}/sessions    the device's sessions; current: true marks the current one
+//	GET    /v1/devices/{mac}/current     the current session; 409 when none is available
+//	POST   /v1/devices/{mac}/disconnect  Disconnect-Request to each open NAS session
+//	GET    /v1/sessions/{id}             one session
+//	PATCH  /v1/sessions/{id}             top up (add_time_secs, add_data_mb: atomic) or change
+//	                                     it, then CoA (new limits) or Disconnect (nothing left)
+//	                                     to the device's open NAS sessions
+//	DELETE /v1/sessions/{id}             204; the NAS sessions are told what is left
+//	GET    /metrics                      Prometheus, from cfg.Gatherer
+//	GET    /healthz                      200 while the process serves (liveness)
+//	GET    /readyz                       200 when the store answers within 2 s (readiness)
+//	GET    /debug/pprof/...              net/http/pprof, when cfg.Pprof
+//
+// JSON in and out, with the snake_case keys of `hsctl --json`. Every error is
+// {"error": "...", "field": "..."}: 400 for a validation failure (field
+// names the request key, or mac/id for the path), 401 for a missing or wrong
+// bearer token, 404 for an unknown session (or a device with none), 409 when
+// a device has no available session, 413 for a body over 64 KiB, 415 for a
+// body that is not application/json, 503 when the store does not answer, 500
+// otherwise. With cfg.Token set, everything but /healthz and /readyz needs
+// "Authorization: Bearer <token>".
+func NewAdmin(cfg AdminConfig) (http.Handler, error) {
+	var errs []error
+	if cfg.Sessions == nil {
+		errs = append(errs, errors.New("no session manager"))
+	}
+	if cfg.Ready == nil {
+		errs = append(errs, errors.New("no readiness check"))
+	}
+	if cfg.Gatherer == nil {
+		errs = append(errs, errors.New("no metrics gatherer"))
+	}
+	if strings.ContainsAny(cfg.Token, " \t\r\n") {
+		errs = append(errs, errors.New("the token must not contain spaces or line breaks"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("radiusd: admin: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &adminAPI{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token))}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/devices/{mac}/sessions", a.createSession)
+	mux.HandleFunc("GET /v1/devices/{mac}/sessions", a.listSessions)
+	mux.HandleFunc("GET /v1/devices/{mac}/current", a.currentSession)
+	mux.HandleFunc("POST /v1/devices/{mac}/disconnect", a.disconnectDevice)
+	mux.HandleFunc("GET /v1/sessions/{id}", a.getSession)
+	mux.HandleFunc("PATCH /v1/sessions/{id}", a.patchSession)
+	mux.HandleFunc("DELETE /v1/sessions/{id}", a.deleteSession)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:      adminPromLogger{cfg.Log},
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeAdminText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	return a.wrap(mux), nil
+}
+
+// wrap adds, outside the mux: panic recovery, the request log, the bearer
+// token check and JSON bodies for the mux's own 404 and 405 answers.
+func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &adminRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.cfg.Log.Error().Str("method", r.Method).Str("path", r.URL.Path).
+					Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("admin handler panicked")
+				if !rec.wrote {
+					writeAdminJSON(rec, http.StatusInternalServerError, adminError{Error: "internal error"})
+				}
+			}
+			a.logRequest(r, rec, start)
+		}()
+		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if !open && !a.authorized(r) {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="hsradius admin"`)
+			msg := "missing bearer token: send Authorization: Bearer <token>"
+			if r.Header.Get("Authorization") != "" {
+				msg = "wrong bearer token"
+			}
+			writeAdminJSON(rec, http.StatusUnauthorized, adminError{Error: msg})
+			return
+		}
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// Unknown path (404) or method (405, with Allow): the mux
+			// answers in plain text; say the same in JSON.
+			mux.ServeHTTP(&adminMuxError{ResponseWriter: rec, r: r}, r)
+			return
+		}
+		mux.ServeHTTP(rec, r)
+	})
+}
+
+// authorized checks the bearer token in constant time (both sides hashed,
+// so neither the content nor the length leaks through timing).
+func (a *adminAPI) authorized(r *http.Request) bool {
+	if a.cfg.Token == "" {
+		return true
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
+}
+
+// logRequest logs one request: changes at info (an audit trail of what
+// integrators did), reads at debug, failures of ours at error. Never the
+// body or the token.
+func (a *adminAPI) logRequest(r *http.Request, rec *adminRecorder, start time.Time) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	var ev *zerolog.Event
+	switch {
+	case status >= 500:
+		ev = a.cfg.Log.Error()
+	case status == http.StatusUnauthorized:
+		ev = a.cfg.Log.Warn() // someone without the token is knocking
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		ev = a.cfg.Log.Debug()
+	default:
+		ev = a.cfg.Log.Info()
+	}
+	ev = ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+		Dur("duration", time.Since(start)).Str("remote", r.RemoteAddr)
+	if rec.err != "" {
+		ev = ev.Str("error", rec.err)
+	}
+	ev.Msg("admin request")
+}
+
+// adminRecorder remembers the status (and error text) for the log.
+type adminRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	err    string
+}
+
+func (w *adminRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *adminRecorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (pprof's
+// profile and trace extend the write deadline through it).
+func (w *adminRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// adminMuxError turns the mux's plain-text 404/405 into JSON errors.
+type adminMuxError struct {
+	http.ResponseWriter
+	r       *http.Request
+	swallow bool
+}
+
+func (w *adminMuxError) WriteHeader(code int) {
+	var msg string
+	switch code {
+	case http.StatusNotFound:
+		msg = "no such endpoint: " + w.r.Method + " " + w.r.URL.Path
+	case http.StatusMethodNotAllowed:
+		msg = fmt.Sprintf("method %s not allowed on %s (allowed: %s)", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
+	default:
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.swallow = true
+	w.Header().Del("X-Content-Type-Options")
+	writeAdminJSON(w.ResponseWriter, code, adminError{Error: msg})
+}
+
+func (w *adminMuxError) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// adminPromLogger routes promhttp's errors to our logger.
+type adminPromLogger struct{ log zerolog.Logger }
+
+func (l adminPromLogger) Println(v ...any) { l.log.Error().Msg(strings.TrimSpace(fmt.Sprintln(v...))) }
+
+// ---- JSON shapes ----
+
+// adminError is every error body. Field names the request field at fault
+// (JSON key, or "mac"/"id" for the path); Problems lists every invalid
+// field when there are several; Reason is the machine-readable cause of a
+// 409 (expired, time_used_up, data_used_up).
+type adminError struct {
+	Error    string          `json:"error"`
+	Field    string          `json:"field,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Problems []fieldProblem  `json:"problems,omitempty"`
+	Results  []dynAuthAnswer `json:"results,omitempty"` // answers received before a timeout
+}
+
+type fieldProblem struct {
+	Field string `json:"field"`
+	Error string `json:"error"`
+}
+
+// sessionJSON is a session as the API (and hsctl --json) shows it. Add
+// keys, never rename or remove them. Times are RFC 3339 in UTC; started_at,
+// exp_days and expires_at are null when absent.
+type sessionJSON struct {
+	ID                 string  `json:"id"`
+	MAC                string  `json:"mac"`
+	Type               string  `json:"type"`
+	Provider           string  `json:"provider"`
+	TimeSecs           uint64  `json:"time_secs"`
+	TimeConsSecs       uint64  `json:"time_cons_secs"`
+	RemainingTimeSecs  uint64  `json:"remaining_time_secs"`
+	DataMB             float64 `json:"data_mb"`
+	DataBytes          uint64  `json:"data_bytes"`
+	DataConsMB         float64 `json:"data_cons_mb"`
+	DataConsBytes      uint64  `json:"data_cons_bytes"`
+	RemainingDataMB    float64 `json:"remaining_data_mb"`
+	RemainingDataBytes uint64  `json:"remaining_data_bytes"`
+	StartedAt          *string `json:"started_at"`
+	CreatedAt          string  `json:"created_at"`
+	ExpDays            *uint32 `json:"exp_days"`
+	ExpiresAt          *string `json:"expires_at"`
+	DownMbits          uint32  `json:"down_mbits"`
+	UpMbits            uint32  `json:"up_mbits"`
+	UseGlobalSpeed     bool    `json:"use_global_speed"`
+	Available          bool    `json:"available"`
+	Status             string  `json:"status"` // available, expired, time_used_up, data_used_up
+	Current            *bool   `json:"current,omitempty"`
+}
+
+func newSessionJSON(d session.Data, now time.Time) sessionJSON {
+	st := d.Status(now)
+	v := sessionJSON{
+		ID:                 d.ID,
+		MAC:                d.MAC.String(),
+		Type:               d.Type.String(),
+		Provider:           d.Provider,
+		TimeSecs:           d.TimeSecs,
+		TimeConsSecs:       d.TimeCons,
+		RemainingTimeSecs:  d.RemainingTime(),
+		DataMB:             session.BytesToMB(d.DataBytes),
+		DataBytes:          d.DataBytes,
+		DataConsMB:         session.BytesToMB(d.DataConsBytes),
+		DataConsBytes:      d.DataConsBytes,
+		RemainingDataMB:    session.BytesToMB(d.RemainingDataBytes()),
+		RemainingDataBytes: d.RemainingDataBytes(),
+		CreatedAt:          adminTime(d.CreatedAt),
+		DownMbits:          d.DownMbits,
+		UpMbits:            d.UpMbits,
+		UseGlobalSpeed:     d.UseGlobalSpeed,
+		Available:          st == nil,
+		Status:             sessionStatusKey(st),
+	}
+	if d.Started() {
+		s := adminTime(d.StartedAt)
+		v.StartedAt = &s
+	}
+	if d.HasExpiry {
+		days := d.ExpDays
+		v.ExpDays = &days
+	}
+	if t, ok := d.ExpiresAt(); ok {
+		s := adminTime(t)
+		v.ExpiresAt = &s
+	}
+	return v
+}
+
+func adminTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// sessionStatusKey is the machine-readable form of a session's status.
+func sessionStatusKey(err error) string {
+	switch {
+	case err == nil:
+		return "available"
+	case errors.Is(err, session.ErrExpired):
+		return "expired"
+	case errors.Is(err, session.ErrTimeExhausted):
+		return "time_used_up"
+	case errors.Is(err, session.ErrDataExhausted):
+		return "data_used_up"
+	case errors.Is(err, session.ErrNoSession):
+		return "no_session"
+	}
+	return "unknown"
+}
+
+// dynAuthAnswer is a NAS's answer to one Disconnect/CoA request.
+type dynAuthAnswer struct {
+	NAS            string `json:"nas"`
+	AcctSessionID  string `json:"acct_session_id"`
+	Result         string `json:"result"`      // ack, nak, timeout or error
+	ErrorCause     uint32 `json:"error_cause"` // RFC 5176 Error-Cause of a NAK, 0 if none
+	ErrorCauseName string `json:"error_cause_name,omitempty"`
+	Attempts       int    `json:"attempts"`
+}
+
+func dynAuthAnswers(list []DynAuthResult) []dynAuthAnswer {
+	out := make([]dynAuthAnswer, len(list))
+	for i, r := range list {
+		out[i] = dynAuthAnswer{NAS: r.NAS, AcctSessionID: r.AcctSessionID, Result: r.Outcome, ErrorCause: r.ErrorCause, Attempts: r.Attempts}
+		if r.ErrorCause != 0 {
+			out[i].ErrorCauseName = rfc3576.ErrorCause(r.ErrorCause).String()
+		}
+	}
+	return out
+}
+
+// ---- handlers ----
+
+// createRequest is the body of POST /v1/devices/{mac}/sessions.
+type createRequest struct {
+	Type           json.RawMessage `json:"type"` // "time", "data", "time_or_data", or 0, 1, 2
+	TimeSecs       uint            `json:"time_secs"`
+	DataMB         float64         `json:"data_mb"`
+	ExpDays        *uint           `json:"exp_days"` // null or absent: never expires
+	DownMbits      uint            `json:"down_mbits"`
+	UpMbits        uint            `json:"up_mbits"`
+	UseGlobalSpeed bool            `json:"use_global_speed"`
+	Provider       string          `json:"provider"`
+}
+
+func (a *adminAPI) createSession(w http.ResponseWriter, r *http.Request) {
+	mac, ok := a.pathMAC(w, r)
+	if !ok {
+		return
+	}
+	var req createRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	var problems []fieldProblem
+	typ, err := parseTypeJSON(req.Type)
+	if err != nil {
+		problems = append(problems, fieldProblem{"type", err.Error()})
+	} else {
+		// A value for a kind the type does not limit would be stored and
+		// ignored: say so rather than keep it silently (as hsctl does).
+		if req.TimeSecs != 0 && !typ.LimitsTime() {
+			problems = append(problems, fieldProblem{"time_secs", "a " + typ.String() + " session has no time allocation (use type time_or_data for both)"})
+		}
+		if req.DataMB != 0 && !typ.LimitsData() {
+			problems = append(problems, fieldProblem{"data_mb", "a " + typ.String() + " session has no data allocation (use type time_or_data for both)"})
+		}
+	}
+	if req.UseGlobalSpeed && (req.DownMbits != 0 || req.UpMbits != 0) {
+		problems = append(problems, fieldProblem{"use_global_speed", "true excludes down_mbits and up_mbits: give one or the other"})
+	}
+	if len(problems) > 0 {
+		writeAdminProblems(w, problems)
+		return
+	}
+	spec := session.Spec{
+		Provider:       req.Provider,
+		Type:           typ,
+		TimeSecs:       req.TimeSecs,
+		DataMb:         req.DataMB,
+		ExpDays:        req.ExpDays,
+		DownMbits:      req.DownMbits,
+		UpMbits:        req.UpMbits,
+		UseGlobalSpeed: req.UseGlobalSpeed,
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	cs, err := a.cfg.Sessions.CreateSession(ctx, mac.String(), spec)
+	if err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	w.Header().Set("Location", "/v1/sessions/"+cs.ID())
+	writeAdminJSON(w, http.StatusCreated, newSessionJSON(cs.Data(), a.cfg.Now()))
+}
+
+// parseTypeJSON accepts a type's name or number.
+func parseTypeJSON(raw json.RawMessage) (session.Type, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, errors.New("required: time, data or time_or_data")
+	}
+	var s string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, errors.New("want time, data or time_or_data")
+		}
+	} else {
+		s = string(raw)
+	}
+	t, err := session.ParseType(s)
+	if err != nil {
+		var fe *session.FieldError
+		if errors.As(err, &fe) {
+			return 0, errors.New(fe.Problem)
+		}
+		return 0, err
+	}
+	return t, nil
+}
+
+// sessionsList is the body of GET /v1/devices/{mac}/sessions.
+type sessionsList struct {
+	MAC      string        `json:"mac"`
+	Sessions []sessionJSON `json:"sessions"` // creation order; current: true marks the current one
+	// CurrentID is the session the RADIUS server uses now (null: none);
+	// Reason says why there is none (no_session, expired, time_used_up,
+	// data_used_up).
+	CurrentID *string `json:"current_id"`
+	Reason    string  `json:"reason,omitempty"`
+}
+
+func (a *adminAPI) listSessions(w http.ResponseWriter, r *http.Request) {
+	mac, ok := a.pathMAC(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	all, err := a.cfg.Sessions.Sessions(ctx, mac.String())
+	if err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	now := a.cfg.Now()
+	data := make([]session.Data, len(all))
+	for i, s := range all {
+		data[i] = s.Data()
+	}
+	cur, curErr := session.Current(data, now)
+	out := sessionsList{MAC: mac.String(), Sessions: make([]sessionJSON, len(data))}
+	for i, d := range data {
+		out.Sessions[i] = newSessionJSON(d, now)
+		isCur := curErr == nil && d.ID == cur.ID
+		out.Sessions[i].Current = &isCur
+	}
+	if curErr == nil {
+		id := cur.ID
+		out.CurrentID = &id
+	} else {
+		out.Reason = sessionStatusKey(curErr)
+	}
+	writeAdminJSON(w, http.StatusOK, out)
+}
+
+func (a *adminAPI) currentSession(w http.ResponseWriter, r *http.Request) {
+	mac, ok := a.pathMAC(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	cs, err := a.cfg.Sessions.CurrSession(ctx, mac.String())
+	if err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	v := newSessionJSON(cs.Data(), a.cfg.Now())
+	yes := true
+	v.Current = &yes
+	writeAdminJSON(w, http.StatusOK, v)
+}
+
+func (a *adminAPI) getSession(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.pathID(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	cs, err := a.cfg.Sessions.GetSession(ctx, id)
+	if err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, newSessionJSON(cs.Data(), a.cfg.Now()))
+}
+
+func (a *adminAPI) deleteSession(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.pathID(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	// The device's NAS sessions may have been using it: tell them what is
+	// left (or disconnect them). The delete stands whatever they answer.
+	mac, _, _ := session.ParseID(id)
+	if res, err := a.updateDevice(r.Context(), mac); err != nil {
+		a.cfg.Log.Warn().Str("session_id", id).Str("mac", mac.String()).Str("error", err.Error()).
+			Msg("session deleted; its device's NAS sessions were not told")
+	} else if len(res) > 0 {
+		a.cfg.Log.Info().Str("session_id", id).Str("mac", mac.String()).Int("nas_sessions", len(res)).
+			Msg("session deleted; its device's NAS sessions were told")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchRequest is the body of PATCH /v1/sessions/{id}: every field is
+// optional. The add_* top-ups are atomic increments (two payments credited at
+// once both count); the other fields overwrite. exp_days: null removes the
+// expiry.
+type patchRequest struct {
+	AddTimeSecs    *uint     `json:"add_time_secs"`
+	AddDataMB      *float64  `json:"add_data_mb"`
+	TimeSecs       *uint     `json:"time_secs"`
+	DataMB         *float64  `json:"data_mb"`
+	TimeConsSecs   *uint     `json:"time_cons_secs"`
+	DataConsMB     *float64  `json:"data_cons_mb"`
+	DownMbits      *uint     `json:"down_mbits"`
+	UpMbits        *uint     `json:"up_mbits"`
+	UseGlobalSpeed *bool     `json:"use_global_speed"`
+	ExpDays        optExpDay `json:"exp_days"`
+	Provider       *string   `json:"provider"`
+	// ResetStart marks the session as not started: its expiry clock
+	// restarts at the next first use.
+	ResetStart bool `json:"reset_start"`
+}
+
+// optExpDay tells an absent exp_days from null (remove the expiry).
+type optExpDay struct {
+	set, null bool
+	days      uint
+}
+
+func (o *optExpDay) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if string(bytes.TrimSpace(b)) == "null" {
+		o.null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.days)
+}
+
+// patchResponse is the body of a successful PATCH.
+type patchResponse struct {
+	Session sessionJSON `json:"session"`
+	// Dynauth lists the answers of the device's NAS sessions to the CoA (new
+	// limits) or Disconnect (nothing left) sent after the change; empty when
+	// the device has no open NAS session. DynauthError says why none was
+	// sent or why waiting for them failed.
+	Dynauth      []dynAuthAnswer `json:"dynauth"`
+	DynauthError string          `json:"dynauth_error,omitempty"`
+}
+
+func (a *adminAPI) patchSession(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.pathID(w, r)
+	if !ok {
+		return
+	}
+	var req patchRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	var problems []fieldProblem
+	if req.AddTimeSecs != nil && *req.AddTimeSecs == 0 {
+		problems = append(problems, fieldProblem{"add_time_secs", "must be positive (set time_secs to change the allocation)"})
+	}
+	if req.AddDataMB != nil && !(*req.AddDataMB > 0) {
+		problems = append(problems, fieldProblem{"add_data_mb", "must be positive (set data_mb to lower the allocation)"})
+	}
+	if req.UseGlobalSpeed != nil && *req.UseGlobalSpeed && (req.DownMbits != nil || req.UpMbits != nil) {
+		problems = append(problems, fieldProblem{"use_global_speed", "true excludes down_mbits and up_mbits: give one or the other"})
+	}
+	if req == (patchRequest{}) {
+		problems = append(problems, fieldProblem{"", "nothing to change: give at least one of add_time_secs, add_data_mb, time_secs, data_mb, time_cons_secs, data_cons_mb, down_mbits, up_mbits, use_global_speed, exp_days, provider, reset_start"})
+	}
+	if len(problems) > 0 {
+		writeAdminProblems(w, problems)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	defer cancel()
+	s, err := a.cfg.Sessions.GetSession(ctx, id)
+	if err != nil {
+		a.fail(w, r, err, nil)
+		return
+	}
+	t := session.Type(s.Type())
+	for _, f := range []struct {
+		given, applies bool
+		name, kind     string
+	}{
+		{req.AddTimeSecs != nil, t.LimitsTime(), "add_time_secs", "time"},
+		{req.TimeSecs != nil, t.LimitsTime(), "time_secs", "time"},
+		{req.AddDataMB != nil, t.LimitsData(), "add_data_mb", "data"},
+		{req.DataMB != nil, t.LimitsData(), "data_mb", "data"},
+	} {
+		if f.given && !f.applies {
+			problems = append(problems, fieldProblem{f.name, fmt.Sprintf("%s is a %s session, not limited by %s", id, t, f.kind)})
+		}
+	}
+	if len(problems) > 0 {
+		writeAdminProblems(w, problems)
+		return
+	}
+
+	// Absolute writes first, then the top-ups: Save adds the top-ups
+	// atomically after the writes.
+	if req.TimeSecs != nil {
+		s.SetTimeSecs(*req.TimeSecs)
+	}
+	if req.DataMB != nil {
+		s.SetDataMb(*req.DataMB)
+	}
+	if req.TimeConsSecs != nil {
+		s.SetTimeCons(*req.TimeConsSecs)
+	}
+	if req.DataConsMB != nil {
+		s.SetDataCons(*req.DataConsMB)
+	}
+	if req.DownMbits != nil {
+		s.SetDownMbits(*req.DownMbits)
+	}
+	if req.UpMbits != nil {
+		s.SetUpMbits(*req.UpMbits)
+	}
+	switch {
+	case req.UseGlobalSpeed != nil:
+		s.SetUseGlobalSpeed(*req.UseGlobalSpeed)
+	case (req.DownMbits != nil || req.UpMbits != nil) && s.UseGlobalSpeed():
+		// Giving a speed means the session's own speed from now on.
+		s.SetUseGlobalSpeed(false)
+	}
+	switch {
+	case req.ExpDays.null:
+		s.ClearExpDays()
+	case req.ExpDays.set:
+		s.SetExpDays(req.ExpDays.days)
+	}
+	if req.Provider != nil {
+		s.SetProvider(*req.Provider)
+	}
+	if req.ResetStart {
+		s.SetStartedAt(time.Time{})
+	}
+	if req.AddTimeSecs != nil {
+		s.TopUpTime(*req.AddTimeSecs)
+	}
+	if req.AddDataMB != nil {
+		s.TopUpData(*req.AddDataMB)
+	}
+	// The session package names stored fields; name the request's.
+	rename := map[string]string{"time_cons": "time_cons_secs", "data_cons": "data_cons_mb"}
+	if req.AddTimeSecs != nil && req.TimeSecs == nil {
+		rename["time_secs"] = "add_time_secs"
+	}
+	if req.AddDataMB != nil && req.DataMB == nil {
+		rename["data_mb"] = "add_data_mb"
+	}
+	if err := s.Save(ctx); err != nil {
+		a.fail(w, r, err, rename)
+		return
+	}
+
+	resp := patchResponse{Session: newSessionJSON(s.Data(), a.cfg.Now()), Dynauth: []dynAuthAnswer{}}
+	res, err := a.updateDevice(r.Context(), s.MAC())
+	resp.Dynauth = append(resp.Dynauth, dynAuthAnswers(res)...)
+	if err != nil {
+		resp.DynauthError = err.Error()
+	}
+	writeAdminJSON(w, http.StatusOK, resp)
+}
+
+// Why no Disconnect/CoA can be sent from this process.
+var (
+	errAdminNoServer   = errors.New("no RADIUS server in this process: Disconnect/CoA unavailable")
+	errAdminDynAuthOff = errors.New("dynamic authorization is disabled (enforcement.enabled: false)")
+)
+
+// dynAuthCtx bounds the wait for a device's NAS answers: every attempt of
+// one request, plus time to wait for a worker. Enforcement must be on.
+func (a *adminAPI) dynAuthCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	e := a.cfg.Server.enf
+	return context.WithTimeout(ctx, e.cfg.DynAuthTimeout*time.Duration(e.cfg.DynAuthTries)+adminDynAuthMargin)
+}
+
+// updateDevice tells the device's open NAS sessions its current limits.
+func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
+	switch {
+	case a.cfg.Server == nil:
+		return nil, errAdminNoServer
+	case a.cfg.Server.enf == nil:
+		return nil, errAdminDynAuthOff
+	}
+	ctx, cancel := a.dynAuthCtx(ctx)
+	defer cancel()
+	return a.cfg.Server.UpdateDevice(ctx, mac)
+}
+
+// disconnectResponse is the body of POST /v1/devices/{mac}/disconnect.
+type disconnectResponse struct {
+	Results []dynAuthAnswer `json:"results"` // one per open NAS session; empty when none
+}
+
+func (a *adminAPI) disconnectDevice(w http.ResponseWriter, r *http.Request) {
+	mac, ok := a.pathMAC(w, r)
+	if !ok {
+		return
+	}
+	switch {
+	case a.cfg.Server == nil:
+		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: errAdminNoServer.Error()})
+		return
+	case a.cfg.Server.enf == nil:
+		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: errAdminDynAuthOff.Error()})
+		return
+	}
+	ctx, cancel := a.dynAuthCtx(r.Context())
+	defer cancel()
+	res, err := a.cfg.Server.DisconnectDevice(ctx, mac)
+	switch {
+	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
+		writeAdminJSON(w, http.StatusGatewayTimeout, adminError{
+			Error:   "timed out waiting for the NAS answers (is enforcement running?)",
+			Results: dynAuthAnswers(res),
+		})
+		return
+	case err != nil:
+		a.fail(w, r, err, nil)
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, disconnectResponse{Results: dynAuthAnswers(res)})
+}
+
+func (a *adminAPI) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), adminReadyTimeout)
+	defer cancel()
+	if err := a.cfg.Ready(ctx); err != nil {
+		writeAdminText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	writeAdminText(w, http.StatusOK, "ok")
+}
+
+// ---- request parsing and error answers ----
+
+// pathMAC parses the {mac} path value, or answers 400.
+func (a *adminAPI) pathMAC(w http.ResponseWriter, r *http.Request) (session.MAC, bool) {
+	raw := r.PathValue("mac")
+	mac, err := session.ParseMAC(raw)
+	if err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, adminError{
+			Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": "),
+			Field: "mac",
+		})
+		return "", false
+	}
+	return mac, true
+}
+
+// pathID checks the {id} path value, or answers 400.
+func (a *adminAPI) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if _, _, err := session.ParseID(id); err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, adminError{
+			Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": "),
+			Field: "id",
+		})
+		return "", false
+	}
+	return id, true
+}
+
+// decode reads a JSON object body strictly: application/json, at most 64
+// KiB, no unknown keys, nothing after the object. It answers the error
+// itself and reports whether dst was filled.
+func (a *adminAPI) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		got := ct
+		if got == "" {
+			got = "none"
+		}
+		writeAdminJSON(w, http.StatusUnsupportedMediaType, adminError{Error: "Content-Type " + got + ": want application/json"})
+		return false
+	}
+	body := http.MaxBytesReader(w, r.Body, adminMaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		// One object, nothing after it.
+		if tok, terr := dec.Token(); terr != io.EOF {
+			if terr == nil {
+				err = fmt.Errorf("unexpected %v after the JSON object", tok)
+			} else {
+				err = terr
+			}
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var (
+		maxErr  *http.MaxBytesError
+		typeErr *json.UnmarshalTypeError
+		synErr  *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		writeAdminJSON(w, http.StatusRequestEntityTooLarge, adminError{Error: fmt.Sprintf("request body larger than %d bytes", adminMaxBody)})
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "the body must be a JSON object"})
+			return false
+		}
+		writeAdminJSON(w, http.StatusBadRequest, adminError{
+			Error: fmt.Sprintf("invalid %s: got %s, want %s", field, typeErr.Value, describeJSONType(typeErr.Type.String())),
+			Field: field,
+		})
+	case errors.Is(err, io.EOF):
+		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "empty body: want a JSON object"})
+	case errors.As(err, &synErr):
+		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: fmt.Sprintf("malformed JSON at byte %d: %v", synErr.Offset, err)})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "malformed JSON: the body ends early"})
+	default:
+		// The decoder's only other error is an unknown key:
+		// `json: unknown field "x"`.
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, `json: unknown field "`); ok {
+			name = strings.TrimSuffix(name, `"`)
+			writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "unknown field " + strconv.Quote(name), Field: name})
+			return false
+		}
+		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "malformed JSON: " + strings.TrimPrefix(msg, "json: ")})
+	}
+	return false
+}
+
+// describeJSONType says in JSON terms what a Go field type accepts.
+func describeJSONType(goType string) string {
+	switch goType {
+	case "uint", "uint32", "uint64":
+		return "a whole number, 0 or more"
+	case "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "string":
+		return "a string"
+	}
+	return "another type (" + goType + ")"
+}
+
+// writeAdminProblems answers 400 naming every invalid field.
+func writeAdminProblems(w http.ResponseWriter, problems []fieldProblem) {
+	e := adminError{Field: problems[0].Field}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Error
+		if p.Field != "" {
+			msgs[i] = "invalid " + p.Field + ": " + p.Error
+		}
+	}
+	e.Error = strings.Join(msgs, "; ")
+	if len(problems) > 1 {
+		e.Problems = problems
+	}
+	writeAdminJSON(w, http.StatusBadRequest, e)
+}
+
+// fail answers a store or validation error with its status. rename maps the
+// session package's field names to the request's.
+func (a *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error, rename map[string]string) {
+	if fields := adminFieldErrors(err); len(fields) > 0 {
+		problems := make([]fieldProblem, len(fields))
+		for i, fe := range fields {
+			name := fe.Field
+			if n, ok := rename[name]; ok {
+				name = n
+			}
+			problems[i] = fieldProblem{name, fe.Problem}
+		}
+		writeAdminProblems(w, problems)
+		return
+	}
+	for _, reason := range []error{session.ErrExpired, session.ErrTimeExhausted, session.ErrDataExhausted} {
+		if errors.Is(err, reason) {
+			writeAdminJSON(w, http.StatusConflict, adminError{Error: reason.Error(), Reason: sessionStatusKey(reason)})
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		writeAdminJSON(w, http.StatusNotFound, adminError{Error: session.ErrNoSession.Error(), Reason: sessionStatusKey(err)})
+		return
+	case errors.Is(err, session.ErrNotFound):
+		msg := session.ErrNotFound.Error()
+		if id := r.PathValue("id"); id != "" {
+			msg = "session " + id + " not found"
+		}
+		writeAdminJSON(w, http.StatusNotFound, adminError{Error: msg})
+		return
+	case errors.Is(err, session.ErrInvalid):
+		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": ")})
+		return
+	}
+	if rec, ok := w.(*adminRecorder); ok {
+		rec.err = err.Error()
+	}
+	if a.storeDown(r.Context(), err) {
+		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: "the session store does not answer: " + err.Error()})
+		return
+	}
+	writeAdminJSON(w, http.StatusInternalServerError, adminError{Error: err.Error()})
+}
+
+// adminFieldErrors returns the *session.FieldError leaves of err, none unless
+// every leaf is one.
+func adminFieldErrors(err error) []*session.FieldError {
+	var out []*session.FieldError
+	var walk func(error) bool
+	walk = func(e error) bool {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				if !walk(x) {
+					return false
+				}
+			}
+			return true
+		}
+		var fe *session.FieldError
+		if !errors.As(e, &fe) {
+			return false
+		}
+		out = append(out, fe)
+		return true
+	}
+	if !walk(err) {
+		return nil
+	}
+	return out
+}
+
+// storeDown classifies an unexpected store error: a timeout, a network
+// error, or a store that fails its readiness check means the store is
+// down (503, retry later); anything else is a 500.
+func (a *adminAPI) storeDown(ctx context.Context, err error) bool {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminProbeTimeout)
+	defer cancel()
+	return a.cfg.Ready(pctx) != nil
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"encoding the response failed"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeAdminText(w http.ResponseWriter, status int, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, s+"\n")
+}
