@@ -13,7 +13,7 @@ local function load_sessions(idx, base)
     local key = base .. seq
     local h = redis.call('HGETALL', key)
     if #h > 0 then
-      local s = {id = id, seq = tonumber(seq), key = key}
+      local s = {id = id, seq = tonumber(seq), key = key, raw = h}
       for j = 1, #h, 2 do s[h[j]] = h[j + 1] end
       s.time_secs = tonumber(s.time_secs) or 0
       s.time_cons = tonumber(s.time_cons) or 0
@@ -28,12 +28,30 @@ local function load_sessions(idx, base)
   return list, byid
 end
 
--- dump returns every session as {id, field, value, ...}, read after writes.
+-- dump returns every session as {id, field, value, ...}: the hash as read,
+-- with the fields a script may have changed (consumption, started_at) taken
+-- from the Lua table, which the script keeps equal to what it wrote. No
+-- second read.
+local dumped = {time_cons = true, data_cons_bytes = true, started_at = true}
 local function dump(list)
   local out = {}
   for i, s in ipairs(list) do
-    local h = redis.call('HGETALL', s.key)
-    table.insert(h, 1, s.id)
+    local h = {s.id}
+    for j = 1, #s.raw, 2 do
+      local f = s.raw[j]
+      if not dumped[f] then
+        h[#h + 1] = f
+        h[#h + 1] = s.raw[j + 1]
+      end
+    end
+    h[#h + 1] = 'time_cons'
+    h[#h + 1] = int(s.time_cons)
+    h[#h + 1] = 'data_cons_bytes'
+    h[#h + 1] = int(s.data_cons_bytes)
+    if s.started_at ~= nil then
+      h[#h + 1] = 'started_at'
+      h[#h + 1] = int(s.started_at)
+    end
     out[i] = h
   end
   return out
