@@ -18,7 +18,8 @@ local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local list, byid = load_sessions(idx, ARGV[1])
-local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at')
+local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
+  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip')
 local exists = r[1] ~= false
 local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
@@ -138,26 +139,35 @@ end
 -- fed, or for a new record the one current when it began).
 local moved = (bound ~= nil and feeds ~= bound) and 1 or 0
 
-local f = {'state', kind == 'stop' and 'stopped' or 'open',
-  'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
+-- One write of what changed (an interim usually changes only its counters).
+local f = {'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
   'event_at', int(math.max(ev, last_ev)), 'updated_at', int(now)}
-if feeds then f[#f + 1] = 'session'; f[#f + 1] = feeds.id end
+local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
+if not exists or kind == 'stop' then put('state', kind == 'stop' and 'stopped' or 'open') end
+if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
 if not exists then
-  for _, v in ipairs({'mac', ARGV[10], 'nas', ARGV[11], 'acct_session_id', ARGV[12],
-    'started_at', int(math.max(0, ev - st))}) do f[#f + 1] = v end
+  put('mac', ARGV[10]); put('nas', ARGV[11]); put('acct_session_id', ARGV[12])
+  put('started_at', int(math.max(0, ev - st)))
+  local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier', 'nas_src'}
+  for i, name in ipairs(attr_names) do
+    if ARGV[12 + i] ~= '' then put(name, ARGV[12 + i]) end
+  end
+elseif ARGV[15] ~= '' and ARGV[15] ~= r[11] then
+  put('framed_ip', ARGV[15]) -- a client address learnt after the Start
 end
-if kind == 'stop' then f[#f + 1] = 'stopped_at'; f[#f + 1] = int(ev) end
-local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier', 'nas_src'}
-for i, name in ipairs(attr_names) do
-  if ARGV[12 + i] ~= '' then f[#f + 1] = name; f[#f + 1] = ARGV[12 + i] end
+if kind == 'stop' then put('stopped_at', int(ev)) end
+local totals = {{'charged_secs', dt - unbilled_t}, {'charged_bytes', din + dout - unbilled_b},
+  {'unbilled_secs', unbilled_t}, {'unbilled_bytes', unbilled_b}}
+for i, t in ipairs(totals) do
+  if t[2] > 0 then put(t[1], int((exists and tonumber(r[6 + i]) or 0) + t[2])) end
 end
 redis.call('HSET', rec, unpack(f))
 local member = ARGV[11] .. '|' .. ARGV[12]
-if kind == 'stop' then redis.call('SREM', open_set, member) else redis.call('SADD', open_set, member) end
-if dt - unbilled_t > 0 then redis.call('HINCRBY', rec, 'charged_secs', int(dt - unbilled_t)) end
-if din + dout - unbilled_b > 0 then redis.call('HINCRBY', rec, 'charged_bytes', int(din + dout - unbilled_b)) end
-if unbilled_t > 0 then redis.call('HINCRBY', rec, 'unbilled_secs', int(unbilled_t)) end
-if unbilled_b > 0 then redis.call('HINCRBY', rec, 'unbilled_bytes', int(unbilled_b)) end
+if kind == 'stop' then
+  redis.call('SREM', open_set, member)
+elseif not exists then
+  redis.call('SADD', open_set, member)
+end
 redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
 
 return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, dump(list),
