@@ -2,7 +2,9 @@ package radiusd
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"layeh.com/radius"
@@ -19,12 +21,36 @@ const maxClockSkew = 24 * time.Hour
 
 var errNoSessionID = errors.New("Accounting-Request without Acct-Session-Id")
 
+// acctNumbers are the integer and time attributes account reads (RFC 2866,
+// RFC 2869): four octets each.
+var acctNumbers = [...]radius.Type{
+	rfc2866.AcctStatusType_Type, rfc2866.AcctDelayTime_Type, rfc2866.AcctSessionTime_Type,
+	rfc2866.AcctInputOctets_Type, rfc2866.AcctOutputOctets_Type,
+	rfc2869.AcctInputGigawords_Type, rfc2869.AcctOutputGigawords_Type, rfc2869.EventTimestamp_Type,
+}
+
+// badNumber finds an attribute of acctNumbers that is not four octets. Such
+// a packet is dropped rather than read with the value as 0: a counter read
+// as 0 looks like a NAS counter reset to the store, and the next interim
+// would then charge the whole session again.
+func badNumber(p *radius.Packet) (radius.Type, int, bool) {
+	for _, a := range p.Attributes {
+		if len(a.Attribute) != 4 && slices.Contains(acctNumbers[:], a.Type) {
+			return a.Type, len(a.Attribute), true
+		}
+	}
+	return 0, 0, false
+}
+
 // account answers an Accounting-Request after its write succeeded. A nil
 // response means drop (store error, or malformed with err saying why).
 func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*response, error) {
 	now := s.now()
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
+	}
+	if typ, n, bad := badNumber(p); bad {
+		return nil, dropError{OutcomeMalformed, fmt.Errorf("Accounting-Request with attribute %d of %d octets, want 4", typ, n)}
 	}
 	at, nasClock := eventTime(p, now)
 	status, err := rfc2866.AcctStatusType_Lookup(p)

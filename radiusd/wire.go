@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 )
 
@@ -18,14 +19,18 @@ const (
 	headerLen    = 20
 	maType       = byte(rfc2869.MessageAuthenticator_Type) // 80
 	maAttrLen    = 18
+	vsaType      = byte(rfc2865.VendorSpecific_Type) // 26
+	vsaMinLen    = 7                                 // RFC 2865 §5.26: type, length, Vendor-Id, at least one octet
 	maxPacketLen = radius.MaxPacketLength
 )
 
 var (
 	errShort       = errors.New("shorter than a RADIUS header")
+	errOversized   = errors.New("datagram longer than 4096 octets (RFC 2865 §3)")
 	errLength      = errors.New("length field disagrees with the datagram")
 	errAttrs       = errors.New("malformed attributes")
 	errMALength    = errors.New("Message-Authenticator of wrong length")
+	errVSALength   = errors.New("Vendor-Specific shorter than 7 octets (RFC 2865 §5.26)")
 	errMAMultiple  = errors.New("more than one Message-Authenticator")
 	errMABad       = errors.New("Message-Authenticator does not verify")
 	errMAMissing   = errors.New("Message-Authenticator required but missing")
@@ -35,10 +40,16 @@ var (
 // checkFraming validates the header length and the attribute framing of a
 // datagram without allocating, and returns the packet bytes (the datagram
 // trimmed to the header's length; RFC 2865 §3: octets beyond it are padding)
-// and the offset of the Message-Authenticator value (0 when absent).
+// and the offset of the Message-Authenticator value (0 when absent). A
+// datagram longer than the 4096-octet maximum is refused whatever its Length
+// field says: the read loop's buffer is one octet larger than that limit
+// precisely so that such a datagram, which it may have truncated, is seen.
 func checkFraming(b []byte) (pkt []byte, maOff int, err error) {
 	if len(b) < headerLen {
 		return nil, 0, errShort
+	}
+	if len(b) > maxPacketLen {
+		return nil, 0, errOversized
 	}
 	n := int(binary.BigEndian.Uint16(b[2:4]))
 	if n < headerLen || n > maxPacketLen || n > len(b) {
@@ -52,6 +63,9 @@ func checkFraming(b []byte) (pkt []byte, maOff int, err error) {
 		l := int(pkt[i+1])
 		if l < 2 || i+l > n {
 			return nil, 0, errAttrs
+		}
+		if pkt[i] == vsaType && l < vsaMinLen {
+			return nil, 0, errVSALength
 		}
 		if pkt[i] == maType {
 			if l != maAttrLen {

@@ -587,10 +587,15 @@ func testCloseNAS(t *testing.T, s *Store) {
 		t.Errorf("before late packets: %+v", before)
 	}
 	run(t, s, []step{
-		{"late a1", on("nas-a", pkt(session.AcctInterim, testMAC, "a1", 40, 900, 0, at(40))), want{outcome: session.AcctAfterStop, feeds: a, cons: map[string]use{a: {10, 100}}}},
-		{"late a2 stop", on("nas-a", pkt(session.AcctStop, testMAC, "a2", 40, 900, 0, at(45))), want{outcome: session.AcctAfterStop, feeds: a, cons: map[string]use{a: {10, 100}}}},
-		{"b1", on("nas-b", pkt(session.AcctInterim, testMAC, "b1", 35, 50, 0, at(40))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 35, 50)}, feeds: a, cons: map[string]use{a: {45, 150}}}},
-		{"a3", on("nas-a", pkt(session.AcctInterim, testMAC, "a3", 10, 5, 0, at(40))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 10, 5)}, feeds: a, cons: map[string]use{a: {55, 155}}}},
+		// A record closed on a reboot guess still counts packets whose
+		// counters move past it: a late or retransmitted Accounting-On
+		// must not make sessions free. A copy of what it held adds nothing.
+		{"late a1 copy", on("nas-a", pkt(session.AcctInterim, testMAC, "a1", 10, 100, 0, at(10))), want{outcome: session.AcctStale, feeds: a, cons: map[string]use{a: {10, 100}}}},
+		{"late a1", on("nas-a", pkt(session.AcctInterim, testMAC, "a1", 40, 900, 0, at(40))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 30, 800)}, feeds: a, cons: map[string]use{a: {40, 900}}}},
+		{"late a2 stop", on("nas-a", pkt(session.AcctStop, testMAC, "a2", 40, 900, 0, at(45))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 40, 900)}, feeds: a, cons: map[string]use{a: {80, 1800}}}},
+		{"a2 stop again", on("nas-a", pkt(session.AcctStop, testMAC, "a2", 40, 900, 0, at(45))), want{outcome: session.AcctAfterStop, feeds: a, cons: map[string]use{a: {80, 1800}}}},
+		{"b1", on("nas-b", pkt(session.AcctInterim, testMAC, "b1", 35, 50, 0, at(40))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 35, 50)}, feeds: a, cons: map[string]use{a: {115, 1850}}}},
+		{"a3", on("nas-a", pkt(session.AcctInterim, testMAC, "a3", 10, 5, 0, at(40))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 10, 5)}, feeds: a, cons: map[string]use{a: {125, 1855}}}},
 	})
 	// Nothing left to close at that moment.
 	if n, err := s.CloseNAS(ctx, "nas-a", at(20), "accounting-on"); err != nil || n != 0 {

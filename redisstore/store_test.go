@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"slices"
@@ -36,11 +37,24 @@ func TestStoreRealRedis(t *testing.T) {
 	testStore(t, func(t *testing.T) *Store {
 		t.Helper()
 		s := newTestStore(t, srv.Addr)
-		if err := s.rdb.FlushAll(t.Context()).Err(); err != nil {
-			t.Fatalf("FLUSHALL: %v", err)
-		}
+		flushAll(t, s)
 		return s
 	})
+}
+
+// flushAll empties the store's Redis: every master of a Cluster.
+func flushAll(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
+	var err error
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.FlushAll(ctx).Err() })
+	} else {
+		err = s.rdb.FlushAll(ctx).Err()
+	}
+	if err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
 }
 
 // testStore is the suite both backends must pass. Each subtest gets a fresh,
@@ -90,10 +104,11 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 	}
 }
 
-// newTestStore returns a Store with default options on its own client.
-func newTestStore(tb testing.TB, addr string) *Store {
+// newTestStore returns a Store with default options on its own client: a
+// standalone client for one address, a Cluster client for several.
+func newTestStore(tb testing.TB, addrs ...string) *Store {
 	tb.Helper()
-	rdb, err := NewClient(ClientConfig{Addrs: []string{addr}})
+	rdb, err := NewClient(ClientConfig{Addrs: addrs})
 	if err != nil {
 		tb.Fatalf("NewClient: %v", err)
 	}
@@ -109,11 +124,14 @@ func newTestStore(tb testing.TB, addr string) *Store {
 // to the same Redis as s: another server process, as far as Redis can tell.
 func twin(t *testing.T, s *Store) *Store {
 	t.Helper()
-	c, ok := s.rdb.(*redis.Client)
-	if !ok {
-		t.Fatalf("twin: client is %T, want *redis.Client", s.rdb)
+	switch c := s.rdb.(type) {
+	case *redis.Client:
+		return newTestStore(t, c.Options().Addr)
+	case *redis.ClusterClient:
+		return newTestStore(t, c.Options().Addrs...)
 	}
-	return newTestStore(t, c.Options().Addr)
+	t.Fatalf("twin: client is %T, want *redis.Client or *redis.ClusterClient", s.rdb)
+	return nil
 }
 
 func mgrAt(s *Store, now time.Time) *session.SessionsMgr {

@@ -154,6 +154,8 @@ const (
 	minSecretLen       = 16 // BlastRADIUS guidance for shared secrets
 	defaultAdminListen = "127.0.0.1:9812"
 	minTokenLen        = 16
+	maxEnforceWorkers  = 1024
+	maxEnforceQueue    = 1 << 20
 )
 
 // Config is the validated configuration: everything run needs.
@@ -781,11 +783,19 @@ func (r *resolver) enforcement(f enforcementFile, interim time.Duration) *radius
 	if f.DynAuthTries < 1 || f.DynAuthTries > 10 {
 		p.add("enforcement.dynauth_tries", "%d: want 1 to 10 (default 3)", f.DynAuthTries)
 	}
-	if f.Workers < 1 {
+	// Upper bounds too: the server allocates the queue and starts the
+	// workers at start-up, so a huge value would crash or exhaust it there.
+	switch {
+	case f.Workers < 1:
 		p.add("enforcement.workers", "%d: want at least 1 (default 16)", f.Workers)
+	case f.Workers > maxEnforceWorkers:
+		p.add("enforcement.workers", "%d: want at most %d (default 16)", f.Workers, maxEnforceWorkers)
 	}
-	if f.Queue < 1 {
+	switch {
+	case f.Queue < 1:
 		p.add("enforcement.queue", "%d: want at least 1 (default 4096)", f.Queue)
+	case f.Queue > maxEnforceQueue:
+		p.add("enforcement.queue", "%d: want at most %d (default 4096)", f.Queue, maxEnforceQueue)
 	}
 	// A record reaped while its NAS session lives loses what the next
 	// interim reports (an interim after a close adds nothing): leave room

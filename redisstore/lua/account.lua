@@ -19,7 +19,11 @@ local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local list, byid = load_sessions(idx, ARGV[1])
 local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
-  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip')
+  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by')
+-- A record closed by Accounting-On/Off or the reaper was closed on our
+-- guess, not by the NAS: packets whose counters move past it still count
+-- (a late or retransmitted Accounting-On must not make sessions free).
+local reopened = r[1] == 'stopped' and r[12] ~= false
 local exists = r[1] ~= false
 local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
@@ -43,7 +47,7 @@ if kind == 'start' then
     exists, fresh = false, true
     dt, din, dout = st, inb, outb
   end
-elseif r[1] == 'stopped' then
+elseif r[1] == 'stopped' and not reopened then
   outcome = 'after_stop' -- a Stop is final: late packets add nothing
 elseif st < last_t then
   outcome = 'stale' -- older than what the record holds: reordered or replayed
@@ -143,7 +147,8 @@ local moved = (bound ~= nil and feeds ~= bound) and 1 or 0
 local f = {'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
   'event_at', int(math.max(ev, last_ev)), 'updated_at', int(now)}
 local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
-if not exists or kind == 'stop' then put('state', kind == 'stop' and 'stopped' or 'open') end
+if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
+if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
 if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
 if not exists then
   put('mac', ARGV[10]); put('nas', ARGV[11]); put('acct_session_id', ARGV[12])
@@ -165,7 +170,7 @@ redis.call('HSET', rec, unpack(f))
 local member = ARGV[11] .. '|' .. ARGV[12]
 if kind == 'stop' then
   redis.call('SREM', open_set, member)
-elseif not exists then
+elseif not exists or reopened then
   redis.call('SADD', open_set, member)
 end
 redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
