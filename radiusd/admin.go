@@ -301,91 +301,10 @@ type fieldProblem struct {
 	Error string `json:"error"`
 }
 
-// sessionJSON is a session as the API (and hsctl --json) shows it. Add
-// keys, never rename or remove them. Times are RFC 3339 in UTC; started_at,
-// exp_days and expires_at are null when absent.
-type sessionJSON struct {
-	ID                 string  `json:"id"`
-	MAC                string  `json:"mac"`
-	Type               string  `json:"type"`
-	Provider           string  `json:"provider"`
-	TimeSecs           uint64  `json:"time_secs"`
-	TimeConsSecs       uint64  `json:"time_cons_secs"`
-	RemainingTimeSecs  uint64  `json:"remaining_time_secs"`
-	DataMB             float64 `json:"data_mb"`
-	DataBytes          uint64  `json:"data_bytes"`
-	DataConsMB         float64 `json:"data_cons_mb"`
-	DataConsBytes      uint64  `json:"data_cons_bytes"`
-	RemainingDataMB    float64 `json:"remaining_data_mb"`
-	RemainingDataBytes uint64  `json:"remaining_data_bytes"`
-	StartedAt          *string `json:"started_at"`
-	CreatedAt          string  `json:"created_at"`
-	ExpDays            *uint32 `json:"exp_days"`
-	ExpiresAt          *string `json:"expires_at"`
-	DownMbits          uint32  `json:"down_mbits"`
-	UpMbits            uint32  `json:"up_mbits"`
-	UseGlobalSpeed     bool    `json:"use_global_speed"`
-	Available          bool    `json:"available"`
-	Status             string  `json:"status"` // available, expired, time_used_up, data_used_up
-	Current            *bool   `json:"current,omitempty"`
-}
+// sessionJSON is a session as the API (and hsctl --json) shows it.
+type sessionJSON = session.View
 
-func newSessionJSON(d session.Data, now time.Time) sessionJSON {
-	st := d.Status(now)
-	v := sessionJSON{
-		ID:                 d.ID,
-		MAC:                d.MAC.String(),
-		Type:               d.Type.String(),
-		Provider:           d.Provider,
-		TimeSecs:           d.TimeSecs,
-		TimeConsSecs:       d.TimeCons,
-		RemainingTimeSecs:  d.RemainingTime(),
-		DataMB:             session.BytesToMB(d.DataBytes),
-		DataBytes:          d.DataBytes,
-		DataConsMB:         session.BytesToMB(d.DataConsBytes),
-		DataConsBytes:      d.DataConsBytes,
-		RemainingDataMB:    session.BytesToMB(d.RemainingDataBytes()),
-		RemainingDataBytes: d.RemainingDataBytes(),
-		CreatedAt:          adminTime(d.CreatedAt),
-		DownMbits:          d.DownMbits,
-		UpMbits:            d.UpMbits,
-		UseGlobalSpeed:     d.UseGlobalSpeed,
-		Available:          st == nil,
-		Status:             sessionStatusKey(st),
-	}
-	if d.Started() {
-		s := adminTime(d.StartedAt)
-		v.StartedAt = &s
-	}
-	if d.HasExpiry {
-		days := d.ExpDays
-		v.ExpDays = &days
-	}
-	if t, ok := d.ExpiresAt(); ok {
-		s := adminTime(t)
-		v.ExpiresAt = &s
-	}
-	return v
-}
-
-func adminTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// sessionStatusKey is the machine-readable form of a session's status.
-func sessionStatusKey(err error) string {
-	switch {
-	case err == nil:
-		return "available"
-	case errors.Is(err, session.ErrExpired):
-		return "expired"
-	case errors.Is(err, session.ErrTimeExhausted):
-		return "time_used_up"
-	case errors.Is(err, session.ErrDataExhausted):
-		return "data_used_up"
-	case errors.Is(err, session.ErrNoSession):
-		return "no_session"
-	}
-	return "unknown"
-}
+func newSessionJSON(d session.Data, now time.Time) sessionJSON { return session.NewView(d, now) }
 
 // dynAuthAnswer is a NAS's answer to one Disconnect/CoA request.
 type dynAuthAnswer struct {
@@ -537,7 +456,7 @@ func (a *adminAPI) listSessions(w http.ResponseWriter, r *http.Request) {
 		id := cur.ID
 		out.CurrentID = &id
 	} else {
-		out.Reason = sessionStatusKey(curErr)
+		out.Reason = session.StatusKey(curErr)
 	}
 	writeAdminJSON(w, http.StatusOK, out)
 }
@@ -983,13 +902,13 @@ func (a *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error, renam
 	}
 	for _, reason := range []error{session.ErrExpired, session.ErrTimeExhausted, session.ErrDataExhausted} {
 		if errors.Is(err, reason) {
-			writeAdminJSON(w, http.StatusConflict, adminError{Error: reason.Error(), Reason: sessionStatusKey(reason)})
+			writeAdminJSON(w, http.StatusConflict, adminError{Error: reason.Error(), Reason: session.StatusKey(reason)})
 			return
 		}
 	}
 	switch {
 	case errors.Is(err, session.ErrNoSession):
-		writeAdminJSON(w, http.StatusNotFound, adminError{Error: session.ErrNoSession.Error(), Reason: sessionStatusKey(err)})
+		writeAdminJSON(w, http.StatusNotFound, adminError{Error: session.ErrNoSession.Error(), Reason: session.StatusKey(err)})
 		return
 	case errors.Is(err, session.ErrNotFound):
 		msg := session.ErrNotFound.Error()

@@ -89,6 +89,7 @@ type jsonSession struct {
 	DataConsMB        float64 `json:"data_cons_mb"`
 	DataConsBytes     uint64  `json:"data_cons_bytes"`
 	RemainingDataMB   float64 `json:"remaining_data_mb"`
+	RemainingDataB    uint64  `json:"remaining_data_bytes"`
 	StartedAt         *string `json:"started_at"`
 	CreatedAt         string  `json:"created_at"`
 	ExpDays           *uint   `json:"exp_days"`

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,90 +12,18 @@ import (
 	"github.com/hotspot-radius/hsradius/session"
 )
 
-// sessionView is the JSON form of a session. Its keys are a stable
-// interface for scripts: add keys, never rename or remove them. Times are
-// RFC 3339 in UTC; started_at, exp_days and expires_at are null when absent.
+// sessionView is the JSON form of a session (session.View, shared with the
+// admin API), plus what the table rendering needs.
 type sessionView struct {
-	ID                string  `json:"id"`
-	MAC               string  `json:"mac"`
-	Type              string  `json:"type"`
-	Provider          string  `json:"provider"`
-	TimeSecs          uint64  `json:"time_secs"`
-	TimeConsSecs      uint64  `json:"time_cons_secs"`
-	RemainingTimeSecs uint64  `json:"remaining_time_secs"`
-	DataMB            float64 `json:"data_mb"`
-	DataBytes         uint64  `json:"data_bytes"`
-	DataConsMB        float64 `json:"data_cons_mb"`
-	DataConsBytes     uint64  `json:"data_cons_bytes"`
-	RemainingDataMB   float64 `json:"remaining_data_mb"`
-	StartedAt         *string `json:"started_at"`
-	CreatedAt         string  `json:"created_at"`
-	ExpDays           *uint   `json:"exp_days"`
-	ExpiresAt         *string `json:"expires_at"`
-	DownMbits         uint    `json:"down_mbits"`
-	UpMbits           uint    `json:"up_mbits"`
-	UseGlobalSpeed    bool    `json:"use_global_speed"`
-	Available         bool    `json:"available"`
-	Status            string  `json:"status"` // available, expired, time_used_up, data_used_up
-	Current           *bool   `json:"current,omitempty"`
-	status            error   // Status as the session package's sentinel
-	typ               session.Type
+	session.View
+	status error // Status as the session package's sentinel
+	typ    session.Type
 }
 
-// newView reads a session through the SDK getters of ClientSession.
+// newView returns the view of a session at now.
 func newView(s *session.ClientSession, now time.Time) sessionView {
 	d := s.Data()
-	st := d.Status(now)
-	v := sessionView{
-		ID:                s.ID(),
-		MAC:               s.MAC().String(),
-		Type:              session.Type(s.Type()).String(),
-		Provider:          s.Provider(),
-		TimeSecs:          uint64(s.TimeSecs()),
-		TimeConsSecs:      uint64(s.TimeConsumption()),
-		RemainingTimeSecs: uint64(s.RemainingTime()),
-		DataMB:            s.DataMb(),
-		DataBytes:         d.DataBytes,
-		DataConsMB:        s.DataConsumption(),
-		DataConsBytes:     s.DataConsumptionBytes(),
-		RemainingDataMB:   s.RemainingData(),
-		StartedAt:         timePtr(s.StartedAt()),
-		CreatedAt:         rfc3339(s.CreatedAt()),
-		ExpDays:           s.ExpDays(),
-		ExpiresAt:         timePtr(s.ExpiresAt()),
-		DownMbits:         s.DownMbits(),
-		UpMbits:           s.UpMbits(),
-		UseGlobalSpeed:    s.UseGlobalSpeed(),
-		Available:         st == nil,
-		Status:            statusKey(st),
-		status:            st,
-		typ:               session.Type(s.Type()),
-	}
-	return v
-}
-
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func timePtr(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := rfc3339(*t)
-	return &s
-}
-
-func statusKey(err error) string {
-	switch {
-	case err == nil:
-		return "available"
-	case errors.Is(err, session.ErrExpired):
-		return "expired"
-	case errors.Is(err, session.ErrTimeExhausted):
-		return "time_used_up"
-	case errors.Is(err, session.ErrDataExhausted):
-		return "data_used_up"
-	}
-	return "unknown"
+	return sessionView{View: session.NewView(d, now), status: d.Status(now), typ: d.Type}
 }
 
 func writeJSON(w io.Writer, v any) error {
