@@ -124,8 +124,10 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		return nil, err
 	}
 	s.afterAccounting(nas, ev, res)
-	s.log.Debug().Str("nas", nas.Name).Str("mac", string(mac)).Str("acct_session_id", id).
-		Str("kind", kind.String()).Str("result", res.Outcome.String()).Str("session_id", res.Feeds).Msg("accounting applied")
+	if e := s.log.Debug(); e.Enabled() {
+		e.Str("nas", nas.Name).Str("mac", string(mac)).Str("acct_session_id", id).
+			Str("kind", kind.String()).Str("result", res.Outcome.String()).Str("session_id", res.Feeds).Msg("accounting applied")
+	}
 	return ack(OutcomeAccounted), nil
 }
 

@@ -687,8 +687,7 @@ func (a *adminAPI) patchSession(w http.ResponseWriter, r *http.Request) {
 
 // Why no Disconnect/CoA can be sent from this process.
 var (
-	errAdminNoServer   = errors.New("no RADIUS server in this process: Disconnect/CoA unavailable")
-	errAdminDynAuthOff = errors.New("dynamic authorization is disabled (enforcement.enabled: false)")
+	errAdminNoServer = errors.New("no RADIUS server in this process: Disconnect/CoA unavailable")
 )
 
 // dynAuthCtx bounds the wait for a device's NAS answers: every attempt of
@@ -704,7 +703,7 @@ func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC) ([]DynAuth
 	case a.cfg.Server == nil:
 		return nil, errAdminNoServer
 	case a.cfg.Server.enf == nil:
-		return nil, errAdminDynAuthOff
+		return nil, ErrDynAuthDisabled
 	}
 	ctx, cancel := a.dynAuthCtx(ctx)
 	defer cancel()
@@ -726,7 +725,7 @@ func (a *adminAPI) disconnectDevice(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: errAdminNoServer.Error()})
 		return
 	case a.cfg.Server.enf == nil:
-		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: errAdminDynAuthOff.Error()})
+		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: ErrDynAuthDisabled.Error()})
 		return
 	}
 	ctx, cancel := a.dynAuthCtx(r.Context())

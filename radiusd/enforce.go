@@ -48,7 +48,7 @@ type EnforceConfig struct {
 
 // ErrDynAuthDisabled is returned by DisconnectDevice and UpdateDevice when
 // the server runs without enforcement.
-var ErrDynAuthDisabled = errors.New("radiusd: dynamic authorization is not enabled")
+var ErrDynAuthDisabled = errors.New("dynamic authorization is disabled (enforcement.enabled: false)")
 
 // Reasons for a Disconnect/CoA, in logs and metrics.
 const (
@@ -189,11 +189,9 @@ func (s *Server) retryLater(j dynJob, outcome string) {
 	if j.code != radius.CodeDisconnectRequest || j.reason == reasonAdmin || outcome == DynAuthACK || outcome == DynAuthNAK {
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.schedule(j.nas, j.rec, s.now().Add(retryAfter))
-	}()
+	// Synchronous: called from an enforcement worker (or a full queue, which
+	// is rare), never tracked by the server's packet WaitGroup.
+	s.schedule(j.nas, j.rec, s.now().Add(retryAfter))
 }
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Profile names a family of reply attributes a NAS understands (DESIGN §6).
@@ -171,7 +172,7 @@ type nasTable struct {
 
 type nasEntry struct {
 	NAS
-	maSeen atomicBool // MAAuto: a Message-Authenticator was seen
+	maSeen atomic.Bool // MAAuto: a Message-Authenticator was seen
 }
 
 func newNASTable(list []NAS) (*nasTable, error) {

@@ -86,7 +86,6 @@ type Server struct {
 	log     zerolog.Logger
 	warn    zerolog.Logger // sampled, for dropped packets
 	now     func() time.Time
-	base    context.Context // detached from shutdown: in-flight writes finish
 	wg      sync.WaitGroup
 	closing atomic.Bool
 
@@ -149,7 +148,6 @@ func New(cfg Config) (*Server, error) {
 		log:   cfg.Log,
 		warn:  cfg.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
 		now:   cfg.Now,
-		base:  context.Background(),
 		conns: map[net.PacketConn]struct{}{},
 	}, nil
 }
@@ -359,8 +357,10 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	if err != nil {
 		return nil, OutcomeMalformed, err
 	}
-	s.log.Debug().Str("nas", nas.Name).Str("src", src.String()).Str("code", code.String()).
-		Str("reply", r.code.String()).Str("outcome", r.outcome).Msg("request answered")
+	if e := s.log.Debug(); e.Enabled() { // no per-packet formatting unless debugging
+		e.Str("nas", nas.Name).Str("src", src.String()).Str("code", code.String()).
+			Str("reply", r.code.String()).Str("outcome", r.outcome).Msg("request answered")
+	}
 	return b, r.outcome, nil
 }
 
@@ -413,10 +413,10 @@ func (s *Server) drop(l Listener, code, outcome string, nas *nasEntry, src netip
 	ev.Err(err).Str("nas", nas.Name).Str("src", src.String()).Str("code", code).Str("outcome", outcome).Msg("request dropped")
 }
 
-// storeCtx returns the context for one store call: detached from shutdown so
-// an in-flight write can finish, bounded by the store timeout.
+// storeCtx returns the context for one store call: never cancelled by
+// shutdown, so an in-flight write can finish, bounded by the store timeout.
 func (s *Server) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(s.base), s.cfg.StoreTimeout)
+	return context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 }
 
 func (s *Server) observeStore(op string, start time.Time, err error) {

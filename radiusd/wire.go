@@ -6,14 +6,11 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
-	"sync/atomic"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 )
-
-type atomicBool = atomic.Bool
 
 const (
 	headerLen    = 20
