@@ -28,7 +28,7 @@ func ValidNAS(nas string) error {
 
 // Account applies one accounting packet to the device's sessions: one Lua
 // script (plus the NAS's open-record index in the same pipeline), so one
-// round trip. It is idempotent for a given packet: counters are cumulative,
+// round trip, batched with other packets' calls. It is idempotent for a given packet: counters are cumulative,
 // so a retry after a timeout adds nothing the first attempt stored.
 func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.AcctResult, error) {
 	if err := ValidNAS(ev.NAS); err != nil {
@@ -78,7 +78,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	}
 	member := openMember(ev.MAC, ev.SessionID)
 	var cmd *redis.Cmd
-	err := s.pipelined(ctx, func(pipe redis.Pipeliner, eval bool) {
+	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
 		if eval {
 			cmd = s.account.Eval(ctx, pipe, keys, args...)
 		} else {
@@ -107,8 +107,8 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 
 func decodeAcct(v []any) (session.AcctResult, error) {
 	var r session.AcctResult
-	if len(v) != 8 {
-		return r, fmt.Errorf("%d items, want 8", len(v))
+	if len(v) != 9 {
+		return r, fmt.Errorf("%d items, want 9", len(v))
 	}
 	str := func(i int) string { s, _ := v[i].(string); return s }
 	switch str(0) {
@@ -126,6 +126,8 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 	r.Moved = moved == 1
 	fresh, _ := v[7].(int64)
 	r.NewRecord = fresh == 1
+	left, _ := v[8].(int64)
+	r.Left = left == 1
 	var err error
 	if r.UnbilledSecs, err = strconv.ParseUint(str(3), 10, 64); err != nil {
 		return r, fmt.Errorf("unbilled secs: %w", err)
@@ -143,9 +145,10 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 		}
 		r.Charges = append(r.Charges, session.Charge{SessionID: id, Secs: secs, Bytes: bytes})
 	}
-	list, _ := v[6].([]any)
-	if r.Sessions, err = decodeList(list); err != nil {
-		return r, err
+	if list, _ := v[6].([]any); len(list) > 0 {
+		if r.Sessions, err = decodeList(list); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

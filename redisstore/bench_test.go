@@ -1,6 +1,10 @@
 package redisstore
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +50,7 @@ func BenchmarkAccountInterim(b *testing.B) {
 	ctx := b.Context()
 	ev := pkt(session.AcctInterim, testMAC, "bench", 0, 0, 0, t0)
 	b.ReportAllocs()
+	defer redisCPU(b, s)()
 	for b.Loop() {
 		ev.SessionTime++
 		ev.InputOctets += 1500
@@ -67,6 +72,7 @@ func BenchmarkDeviceSessions(b *testing.B) {
 	s, _ := benchStore(b, 3)
 	ctx := b.Context()
 	b.ReportAllocs()
+	defer redisCPU(b, s)()
 	for b.Loop() {
 		list, err := s.DeviceSessions(ctx, testMAC)
 		if err != nil {
@@ -76,4 +82,107 @@ func BenchmarkDeviceSessions(b *testing.B) {
 			b.Fatalf("%d sessions", len(list))
 		}
 	}
+}
+
+// redisCPU returns a function that reports, as the metric redis-µs/op, the
+// CPU time (user + system) the Redis server spent per benchmark operation
+// since redisCPU was called: what each call costs Redis, whatever the wall
+// clock of a shared machine says.
+func redisCPU(b *testing.B, s *Store) func() {
+	b.Helper()
+	read := func() float64 {
+		info, err := s.rdb.Info(b.Context(), "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total float64
+		for _, line := range strings.Split(info, "\r\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu %s: %v", line, err)
+				}
+				total += f
+			}
+		}
+		return total
+	}
+	start := read()
+	return func() {
+		b.ReportMetric((read()-start)*1e6/float64(b.N), "redis-µs/op")
+	}
+}
+
+// BenchmarkAccountInterimParallel sends interims for many devices from many
+// goroutines at once, as a loaded server does: the batcher puts them in
+// shared pipelines. redis-µs/op is Redis's CPU per packet.
+func BenchmarkAccountInterimParallel(b *testing.B) {
+	s := newTestStore(b, redistest.Start(b).Addr)
+	const devices = 1024
+	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
+	for k := range devices {
+		if _, err := mgr.CreateSession(b.Context(), string(benchMAC(k)), todSpec(1<<40, 1e9)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(32) // 64 packets in flight on 2 cores, as hsload -concurrency 64
+	b.ReportAllocs()
+	report := redisCPU(b, s)
+	b.RunParallel(func(pb *testing.PB) {
+		k := int(next.Add(1)-1) % devices // one device per goroutine at a time
+		ev := pkt(session.AcctInterim, benchMAC(k), "bench", 0, 0, 0, t0)
+		ctx := b.Context()
+		for pb.Next() {
+			ev.SessionTime++
+			ev.InputOctets += 1500
+			ev.OutputOctets += 15000
+			ev.EventTime = ev.EventTime.Add(time.Second)
+			ev.Now = ev.EventTime
+			res, err := s.Account(ctx, ev)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res.Outcome != session.AcctApplied {
+				b.Errorf("outcome %v", res.Outcome)
+				return
+			}
+		}
+	})
+	report()
+}
+
+// BenchmarkDeviceSessionsParallel is the Access-Request's read, from many
+// goroutines at once.
+func BenchmarkDeviceSessionsParallel(b *testing.B) {
+	s := newTestStore(b, redistest.Start(b).Addr)
+	const devices = 1024
+	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
+	for k := range devices {
+		if _, err := mgr.CreateSession(b.Context(), string(benchMAC(k)), todSpec(1<<40, 1e9)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	report := redisCPU(b, s)
+	b.RunParallel(func(pb *testing.PB) {
+		mac := benchMAC(int(next.Add(1)-1) % devices)
+		ctx := b.Context()
+		for pb.Next() {
+			list, err := s.DeviceSessions(ctx, mac)
+			if err != nil || len(list) != 1 {
+				b.Errorf("%d sessions, %v", len(list), err)
+				return
+			}
+		}
+	})
+	report()
+}
+
+func benchMAC(k int) session.MAC {
+	return session.MAC(fmt.Sprintf("02:00:00:%02x:%02x:%02x", k>>16&0xff, k>>8&0xff, k&0xff))
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// StoppedRecordTTL is how long a stopped record is kept to absorb late
 	// duplicates of its Stop.
 	StoppedRecordTTL time.Duration
+	// MaxPipelines is how many pipelines of batched per-packet calls may be
+	// in flight at once (one Redis connection each); 0 means 4.
+	MaxPipelines int
 }
 
 // Store keeps sessions and accounting records in Redis. It is safe for
@@ -75,6 +78,8 @@ type Store struct {
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
+
+	batch *batcher // the per-packet calls: DeviceSessions, Account
 }
 
 // New returns a Store on rdb. It does not contact Redis; scripts are loaded
@@ -101,7 +106,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		keys:     keys{prefix: opts.Prefix},
 		open:     strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
 		stopped:  strconv.FormatInt(int64(opts.StoppedRecordTTL/time.Second), 10),
-		sessions: script(luaSessions),
+		sessions: redis.NewScript(luaSessions), // needs no helpers
 		create:   script(luaCreate),
 		save:     script(luaSave),
 		del:      script(luaDelete),
@@ -110,6 +115,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		records:  script(luaRecords),
 		record:   script(luaRecord),
 		claim:    script(luaClaim),
+		batch:    newBatcher(rdb, opts.MaxPipelines),
 	}, nil
 }
 
@@ -155,9 +161,22 @@ func (s *Store) GetSession(ctx context.Context, id string) (session.Data, error)
 }
 
 // DeviceSessions returns the device's sessions in creation order, in one
-// round trip. (EVALSHA, not EVALSHA_RO: the latter needs Redis 7.)
+// round trip, batched with other packets' calls. (EVALSHA, not EVALSHA_RO:
+// the latter needs Redis 7.)
 func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.Data, error) {
-	v, err := s.sessions.Run(ctx, s.rdb, []string{s.keys.index(mac)}, s.keys.sessionBase(mac)).Slice()
+	keys, base := []string{s.keys.index(mac)}, s.keys.sessionBase(mac)
+	var cmd *redis.Cmd
+	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
+		if eval {
+			cmd = s.sessions.Eval(ctx, pipe, keys, base)
+		} else {
+			cmd = s.sessions.EvalSha(ctx, pipe, keys, base)
+		}
+	})
+	var v []any
+	if err == nil {
+		v, err = cmd.Slice()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, translate(err))
 	}
