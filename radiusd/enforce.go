@@ -359,8 +359,15 @@ func (s *Server) afterAccounting(nas *nasEntry, ev session.AcctEvent, res sessio
 		NAS: nas.Name, SessionID: ev.SessionID, MAC: ev.MAC, Open: true, Feeds: res.Feeds, NASAttrs: ev.NASAttrs,
 		SessionTime: ev.SessionTime, InputOctets: ev.InputOctets, OutputOctets: ev.OutputOctets, UpdatedAt: ev.Now,
 	}
+	if !res.Left {
+		s.enqueue(dynJob{nas: nas, rec: rec, code: radius.CodeDisconnectRequest, reason: reasonExhausted})
+		return
+	}
+	if !res.NewRecord && !res.Moved {
+		return // the NAS has the limits of the session it is on, which has room left
+	}
 	next, ok := s.decide(nas, rec, res.Sessions, res.Moved, ev.Now, 0)
-	if ok && (res.NewRecord || res.Moved) {
+	if ok {
 		// Once per NAS session (or spill): off the reply path.
 		s.wg.Add(1)
 		go func() {

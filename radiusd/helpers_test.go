@@ -108,7 +108,9 @@ func (f *fakeStore) Account(_ context.Context, ev session.AcctEvent) (session.Ac
 	if f.err != nil {
 		return session.AcctResult{}, f.err
 	}
-	return session.AcctResult{Outcome: session.AcctApplied, Sessions: f.sessions[ev.MAC]}, nil
+	sessions := f.sessions[ev.MAC]
+	_, err := session.Current(sessions, ev.Now)
+	return session.AcctResult{Outcome: session.AcctApplied, Sessions: sessions, Left: err == nil}, nil
 }
 
 func (f *fakeStore) CloseNAS(_ context.Context, nas string, at time.Time, reason string) (int, error) {

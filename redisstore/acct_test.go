@@ -72,8 +72,15 @@ func check(t *testing.T, s *Store, step string, res session.AcctResult, w want) 
 	if w.cons == nil {
 		return
 	}
-	if len(res.Sessions) != len(w.cons) {
+	// The sessions come back when the server needs the current one's limits
+	// (a new or moved record); the hashes below are checked every time.
+	if res.Outcome == session.AcctApplied && (res.NewRecord || res.Moved) && len(res.Sessions) != len(w.cons) {
 		t.Errorf("%s: %d sessions in the result, want %d", step, len(res.Sessions), len(w.cons))
+	}
+	if res.Outcome != session.AcctApplied || !res.NewRecord && !res.Moved {
+		if res.Sessions != nil {
+			t.Errorf("%s: %d sessions in the result of an update that neither began nor moved the record", step, len(res.Sessions))
+		}
 	}
 	for i, d := range res.Sessions {
 		if i > 0 && !session.Less(res.Sessions[i-1], d) {
@@ -434,7 +441,7 @@ func testAcctOverage(t *testing.T, s *Store) {
 			if total != ev.SessionTime {
 				t.Errorf("packet %d: sessions hold %d s, the NAS reported %d s", i, total, ev.SessionTime)
 			}
-			if _, err := session.Current(res.Sessions, ev.Now); err == nil && ev.SessionTime >= 200 {
+			if res.Left && ev.SessionTime >= 200 {
 				t.Errorf("packet %d: a session still available after %d s of 200", i, ev.SessionTime)
 			}
 		}

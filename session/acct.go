@@ -130,9 +130,14 @@ type AcctResult struct {
 	NewRecord bool
 	// Unbilled is consumption no session could take (the device had none).
 	UnbilledSecs, UnbilledBytes uint64
+	// Left is true when the device still has an available session after an
+	// applied event: Current would find one. False means nothing is left
+	// (the NAS session must end).
+	Left bool
 	// Sessions are all the device's sessions after the event, in creation
-	// order: Current(Sessions, Now) tells whether anything is left and the
-	// Limits to send.
+	// order, when the server needs the limits of the current one: the event
+	// began the record (NewRecord) or moved it (Moved). Otherwise nil: the
+	// usual interim reads and returns only what it charges.
 	Sessions []Data
 }
 

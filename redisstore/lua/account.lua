@@ -11,13 +11,22 @@
 --      19 '1' when the event time is the NAS's Event-Timestamp
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
 --          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
---          new record 0|1}
+--          new record 0|1, left 0|1}
+-- The sessions are dumped only when the record began or moved (the server
+-- then needs the current session's limits); left says whether any session is
+-- still available (what the server needs after every other packet).
+--
+-- Two paths, one result. The usual packet, an update of an open record whose
+-- session has room for all of it and stays available, reads only the record
+-- and that session's limits (fast path). Anything else (a new record,
+-- spill-over, an exhausted or expired or deleted session, a reopened record)
+-- reads every session of the device and runs the spill-over chain (full
+-- path), which the fast path is a special case of.
 local rec, idx, open_set = KEYS[1], KEYS[2], KEYS[3]
 local kind = ARGV[2]
 local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
-local list, byid = load_sessions(idx, ARGV[1])
 local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
   'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by')
 -- A record closed by Accounting-On/Off or the reaper was closed on our
@@ -65,83 +74,123 @@ else
 end
 
 if outcome ~= 'applied' then
-  return {outcome, r[2] or '', 0, '0', '0', {}, dump(list), 0}
+  return {outcome, r[2] or '', 0, '0', '0', {}, {}, 0, 0}
 end
 
--- The chain of sessions to charge: the one the record feeds (or, for a new
--- record, the current one), then the other available sessions in the order
--- they would become current.
-local old = (not fresh and r[2]) and byid[r[2]] or nil
-local bound = old
-if bound == nil then bound = current(list, now) end
-local chain = {}
-if bound then chain[1] = bound end
-local others = {}
-for _, s in ipairs(list) do
-  if s ~= bound and available(s, now) then others[#others + 1] = s end
-end
-table.sort(others, better)
-for _, s in ipairs(others) do chain[#chain + 1] = s end
-
--- spill charges delta of one kind along the chain: a session takes up to what
--- it has left of a kind that limits it (nothing once expired); a kind that
--- does not limit it, and the last session of the chain, take everything.
-local charged = {}
-local function spill(delta, limits, left, field)
-  for i, s in ipairs(chain) do
-    if delta <= 0 then break end
-    local take = delta
-    if i < #chain and limits(s) then
-      local cap = 0
-      if not expired(s, now) then cap = math.max(0, left(s)) end
-      if take > cap then take = cap end
-    end
-    if take > 0 then
-      s[field] = s[field] + take
-      charged[s] = charged[s] or {0, 0}
-      if field == 'time_cons' then charged[s][1] = charged[s][1] + take else charged[s][2] = charged[s][2] + take end
-      delta = delta - take
-    end
-  end
-  return delta
-end
-local unbilled_t = spill(dt, limits_time, function(s) return s.time_secs - s.time_cons end, 'time_cons')
-local unbilled_b = spill(din + dout, limits_data, function(s) return s.data_bytes - s.data_cons_bytes end, 'data_cons_bytes')
-
--- First use starts the expiry clock: the NAS session's start for the session
--- a new record binds to, the moment of the event for one reached by spill-over.
+local feeds, moved, left = nil, 0, false
+local unbilled_t, unbilled_b = 0, 0
 local charges = {}
-for i, s in ipairs(chain) do
-  local c = charged[s]
-  if c or (i == 1 and kind == 'start') then
-    if s.started_at == nil then
-      s.started_at = (i == 1 and fresh) and math.max(0, ev - st) or ev
-      redis.call('HSET', s.key, 'started_at', int(s.started_at))
+local list -- every session, read by the full path only
+
+-- Fast path: the session the open record feeds takes all of this packet's
+-- consumption (each kind it limits fits strictly in what it has left) and
+-- so stays available; in the full path it would head the chain, take
+-- everything and stay bound.
+local fast
+if exists and not fresh and not reopened and r[2] then
+  local seq = string.match(r[2], '%-(%d+)$')
+  if seq then
+    local key = ARGV[1] .. seq
+    local h = redis.call('HMGET', key, 'type', 'time_secs', 'time_cons', 'data_bytes', 'data_cons_bytes',
+      'started_at', 'exp_days')
+    if h[1] then
+      local s = {id = r[2], key = key, type = h[1], time_secs = tonumber(h[2]) or 0, time_cons = tonumber(h[3]) or 0,
+        data_bytes = tonumber(h[4]) or 0, data_cons_bytes = tonumber(h[5]) or 0,
+        started_at = tonumber(h[6]), exp_days = tonumber(h[7])}
+      if s.started_at ~= nil and not expired(s, now)
+        and (not limits_time(s) or s.time_cons + dt < s.time_secs)
+        and (not limits_data(s) or s.data_cons_bytes + din + dout < s.data_bytes) then
+        fast = s
+      end
     end
-  end
-  if c then
-    if c[1] > 0 then redis.call('HINCRBY', s.key, 'time_cons', int(c[1])) end
-    if c[2] > 0 then redis.call('HINCRBY', s.key, 'data_cons_bytes', int(c[2])) end
-    charges[#charges + 1] = s.id
-    charges[#charges + 1] = int(c[1])
-    charges[#charges + 1] = int(c[2])
   end
 end
 
--- The record now feeds the bound session while it lasts, else the current
--- one; when nothing is left, the session that took the overage.
-local feeds = bound
-if feeds == nil or not available(feeds, now) then
-  local c = current(list, now)
-  if c then
-    feeds = c
-  elseif #chain > 0 then
-    feeds = chain[#chain]
+if fast then
+  if dt > 0 then redis.call('HINCRBY', fast.key, 'time_cons', int(dt)) end
+  if din + dout > 0 then redis.call('HINCRBY', fast.key, 'data_cons_bytes', int(din + dout)) end
+  if dt > 0 or din + dout > 0 then charges = {fast.id, int(dt), int(din + dout)} end
+  feeds, left = fast, true
+else
+  local byid
+  list, byid = load_sessions(idx, ARGV[1])
+
+  -- The chain of sessions to charge: the one the record feeds (or, for a new
+  -- record, the current one), then the other available sessions in the order
+  -- they would become current.
+  local old = (not fresh and r[2]) and byid[r[2]] or nil
+  local bound = old
+  if bound == nil then bound = current(list, now) end
+  local chain = {}
+  if bound then chain[1] = bound end
+  local others = {}
+  for _, s in ipairs(list) do
+    if s ~= bound and available(s, now) then others[#others + 1] = s end
   end
-end
--- Moved: the NAS was told the limits of another session (the one the record
--- fed, or for a new record the one current when it began).
-local moved = (bound ~= nil and feeds ~= bound) and 1 or 0
+  table.sort(others, better)
+  for _, s in ipairs(others) do chain[#chain + 1] = s end
+
+  -- spill charges delta of one kind along the chain: a session takes up to what
+  -- it has left of a kind that limits it (nothing once expired); a kind that
+  -- does not limit it, and the last session of the chain, take everything.
+  local charged = {}
+  local function spill(delta, limits, room, field)
+    for i, s in ipairs(chain) do
+      if delta <= 0 then break end
+      local take = delta
+      if i < #chain and limits(s) then
+        local cap = 0
+        if not expired(s, now) then cap = math.max(0, room(s)) end
+        if take > cap then take = cap end
+      end
+      if take > 0 then
+        s[field] = s[field] + take
+        charged[s] = charged[s] or {0, 0}
+        if field == 'time_cons' then charged[s][1] = charged[s][1] + take else charged[s][2] = charged[s][2] + take end
+        delta = delta - take
+      end
+    end
+    return delta
+  end
+  unbilled_t = spill(dt, limits_time, function(s) return s.time_secs - s.time_cons end, 'time_cons')
+  unbilled_b = spill(din + dout, limits_data, function(s) return s.data_bytes - s.data_cons_bytes end, 'data_cons_bytes')
+
+  -- First use starts the expiry clock: the NAS session's start for the session
+  -- a new record binds to, the moment of the event for one reached by spill-over.
+  for i, s in ipairs(chain) do
+    local c = charged[s]
+    if c or (i == 1 and kind == 'start') then
+      if s.started_at == nil then
+        s.started_at = (i == 1 and fresh) and math.max(0, ev - st) or ev
+        redis.call('HSET', s.key, 'started_at', int(s.started_at))
+      end
+    end
+    if c then
+      if c[1] > 0 then redis.call('HINCRBY', s.key, 'time_cons', int(c[1])) end
+      if c[2] > 0 then redis.call('HINCRBY', s.key, 'data_cons_bytes', int(c[2])) end
+      charges[#charges + 1] = s.id
+      charges[#charges + 1] = int(c[1])
+      charges[#charges + 1] = int(c[2])
+    end
+  end
+
+  -- The record now feeds the bound session while it lasts, else the current
+  -- one; when nothing is left, the session that took the overage.
+  feeds = bound
+  if feeds ~= nil and available(feeds, now) then
+    left = true
+  else
+    local c = current(list, now)
+    if c then
+      feeds, left = c, true
+    elseif #chain > 0 then
+      feeds = chain[#chain]
+    end
+  end
+  -- Moved: the NAS was told the limits of another session (the one the record
+  -- fed, or for a new record the one current when it began).
+  moved = (bound ~= nil and feeds ~= bound) and 1 or 0
+end -- full path
 
 -- One write of what changed (an interim usually changes only its counters).
 local f = {'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
@@ -175,5 +224,7 @@ elseif not exists or reopened then
 end
 redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
 
-return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, dump(list),
-  fresh and 1 or 0}
+local sessions = {}
+if list ~= nil and (fresh or moved == 1) then sessions = dump(list) end
+return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, sessions,
+  fresh and 1 or 0, left and 1 or 0}

@@ -1,5 +1,13 @@
--- sessions.lua: every session of one device, in creation order.
+-- sessions.lua: every session of one device, in creation order, as
+-- {{id, field, value, ...}, ...}: the hashes as stored. The Access-Request's
+-- one read, so it is kept to the two commands it needs and no Lua-side
+-- parsing (it does not use lib.lua).
 -- KEYS[1] device index (zset: member session ID, score sequence number)
 -- ARGV[1] session key base (the key of a session minus its number)
-local list = load_sessions(KEYS[1], ARGV[1])
-return dump(list)
+local m = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #m, 2 do
+  local h = redis.call('HGETALL', ARGV[1] .. m[i + 1])
+  if #h > 0 then out[#out + 1] = {m[i], unpack(h)} end
+end
+return out
