@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,7 +17,8 @@ import (
 // returns a Store on it with one device holding one large session.
 func benchStore(b *testing.B, sessions int) (*Store, string) {
 	b.Helper()
-	s := newTestStore(b, redistest.Start(b).Addr)
+	s := newTestStore(b, benchRedis(b))
+	flushAll(b, s)
 	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
 	var id string
 	for range sessions {
@@ -84,6 +86,17 @@ func BenchmarkDeviceSessions(b *testing.B) {
 	}
 }
 
+// benchRedis is the address of the Redis the benchmarks use: a fresh
+// redis-server, or HSRADIUS_BENCH_REDIS (host:port), e.g. one running under
+// valgrind --tool=callgrind to count the instructions a script costs. That
+// Redis is flushed.
+func benchRedis(b *testing.B) string {
+	if addr := os.Getenv("HSRADIUS_BENCH_REDIS"); addr != "" {
+		return addr
+	}
+	return redistest.Start(b).Addr
+}
+
 // redisCPU returns a function that reports, as the metric redis-µs/op, the
 // CPU time (user + system) the Redis server spent per benchmark operation
 // since redisCPU was called: what each call costs Redis, whatever the wall
@@ -118,7 +131,8 @@ func redisCPU(b *testing.B, s *Store) func() {
 // goroutines at once, as a loaded server does: the batcher puts them in
 // shared pipelines. redis-µs/op is Redis's CPU per packet.
 func BenchmarkAccountInterimParallel(b *testing.B) {
-	s := newTestStore(b, redistest.Start(b).Addr)
+	s := newTestStore(b, benchRedis(b))
+	flushAll(b, s)
 	const devices = 1024
 	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
 	for k := range devices {
@@ -157,7 +171,8 @@ func BenchmarkAccountInterimParallel(b *testing.B) {
 // BenchmarkDeviceSessionsParallel is the Access-Request's read, from many
 // goroutines at once.
 func BenchmarkDeviceSessionsParallel(b *testing.B) {
-	s := newTestStore(b, redistest.Start(b).Addr)
+	s := newTestStore(b, benchRedis(b))
+	flushAll(b, s)
 	const devices = 1024
 	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
 	for k := range devices {

@@ -43,7 +43,7 @@ func TestStoreRealRedis(t *testing.T) {
 }
 
 // flushAll empties the store's Redis: every master of a Cluster.
-func flushAll(t *testing.T, s *Store) {
+func flushAll(t testing.TB, s *Store) {
 	t.Helper()
 	ctx := t.Context()
 	var err error

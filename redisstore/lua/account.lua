@@ -193,8 +193,11 @@ else
 end -- full path
 
 -- One write of what changed (an interim usually changes only its counters).
-local f = {'in_octets', int(new_in), 'out_octets', int(new_out), 'session_time', int(new_t),
-  'event_at', int(math.max(ev, last_ev)), 'updated_at', int(now)}
+-- Values equal to an argument are written as the argument's own digits:
+-- formatting a Lua number costs Redis 7.0 a printf each.
+local function same(n, i) if n == tonumber(ARGV[i]) then return ARGV[i] end return int(n) end
+local f = {'in_octets', same(new_in, 6), 'out_octets', same(new_out, 7), 'session_time', same(new_t, 5),
+  'event_at', same(math.max(ev, last_ev), 4), 'updated_at', ARGV[3]}
 local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
 if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
