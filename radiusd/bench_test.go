@@ -1,7 +1,12 @@
 package radiusd
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
 	"testing"
+	"time"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2866"
@@ -60,4 +65,66 @@ func BenchmarkAcctPath(b *testing.B) {
 		intAttr(rfc2866.AcctOutputOctets_Type, 654321), intAttr(rfc2869.AcctOutputGigawords_Type, 2),
 		intAttr(rfc2866.AcctDelayTime_Type, 0))
 	benchProcess(b, Acct, req, radius.CodeAccountingResponse)
+}
+
+// BenchmarkReceive: the Access-Request of BenchmarkAuthPath through
+// receive to its reply on the connection, with at most inflight requests
+// outstanding. On top of the process path it measures the hand-off to the
+// goroutine that handles the packet (and that goroutine's stack growth), the
+// in-flight bound, the response cache and the write.
+func BenchmarkReceive(b *testing.B) {
+	for _, inflight := range []int{1, 32} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) { benchReceive(b, inflight) })
+	}
+}
+
+func benchReceive(b *testing.B, inflight int) {
+	e := newEnv(b, withNAS(func() NAS { n := testNAS(); n.Profiles, n.Password = Profiles, PasswordMAC; return n }()))
+	b.Cleanup(func() { _ = e.srv.Shutdown(context.Background()) })
+	e.store.put(sess(1, session.TypeTimeOrData, nil))
+	req := accessRequest(b, userName("aabbccddeeff"), papPassword("aabbccddeeff"),
+		callingStation("AA-BB-CC-DD-EE-FF"), intAttr(5, 1), intAttr(61, 19))
+	conn := &replyConn{replies: make(chan struct{}, inflight)}
+	b.ReportAllocs()
+	var sent, outstanding int
+	drain := func() {
+		for ; outstanding > 0; outstanding-- {
+			<-conn.replies
+		}
+	}
+	for b.Loop() {
+		sent++
+		// A new source port per request, so none is a retransmission; once
+		// all are answered the clock moves past the cache TTL before the
+		// ports repeat.
+		port := uint16(sent)
+		if port == 0 {
+			drain()
+			e.clock.Advance(DefaultCacheTTL + time.Second)
+			continue
+		}
+		if outstanding == inflight {
+			<-conn.replies
+			outstanding--
+		}
+		e.srv.receive(conn, Auth, req, netip.AddrPortFrom(testSrc.Addr(), port))
+		outstanding++
+		if sent%1024 == 0 { // keep the fake store from growing without bound
+			e.store.mu.Lock()
+			e.store.lookups = e.store.lookups[:0]
+			e.store.mu.Unlock()
+		}
+	}
+	drain()
+}
+
+// replyConn is a PacketConn that signals each reply written and keeps none.
+type replyConn struct {
+	recConn
+	replies chan struct{}
+}
+
+func (c *replyConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	c.replies <- struct{}{}
+	return len(b), nil
 }

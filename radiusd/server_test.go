@@ -272,3 +272,38 @@ func TestServeUDP(t *testing.T) {
 		t.Errorf("Serve after Shutdown returned %v", err)
 	}
 }
+
+// TestWorkers: past the workers kept, packets still run at once (up to
+// MaxInFlight) and are all answered; Shutdown leaves no worker behind.
+func TestWorkers(t *testing.T) {
+	const n = maxWorkers + 10 // below DefaultMaxInFlight
+	e := newEnv(t)
+	e.store.put(sess(1, session.TypeTime, nil))
+	e.store.entered, e.store.gate = make(chan struct{}), make(chan struct{})
+	req := accessRequest(t, callingStation("aabbccddeeff"))
+	for i := range n {
+		e.srv.receive(e.conn, Auth, req, netip.AddrPortFrom(testSrc.Addr(), uint16(40000+i)))
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n { // every packet reaches the store before any returns
+		select {
+		case <-e.store.entered:
+		case <-timeout:
+			t.Fatalf("%d of %d requests reached the store", i, n)
+		}
+	}
+	if got := e.srv.nworkers.Load(); got != maxWorkers {
+		t.Errorf("workers: got %d, want %d", got, maxWorkers)
+	}
+	close(e.store.gate)
+	e.srv.wg.Wait()
+	if got := e.conn.count(); got != n {
+		t.Errorf("replies: got %d, want %d", got, n)
+	}
+	if err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := e.srv.nworkers.Load(); got != 0 {
+		t.Errorf("%d workers left after Shutdown", got)
+	}
+}
