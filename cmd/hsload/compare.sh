@@ -132,12 +132,20 @@ EOF
 	OURS_PID=$!
 	PIDS+=("$OURS_PID")
 	wait_for "radiusd" curl -fsS "http://$ADMIN/readyz"
-	# One time session per simulated device (radload's client k has MAC
-	# 02:00:00:KK:KK:KK, hsload's device k the same).
+	fresh_ours
+	log "ours: radiusd pid $OURS_PID on 127.0.0.1:$AUTH_PORT/$ACCT_PORT, redis-server pid $REDIS_PID on :$REDIS_PORT, $USERS sessions"
+}
+
+# fresh_ours empties our Redis and creates one time session per simulated
+# device (radload's client k has MAC 02:00:00:KK:KK:KK, hsload's device k the
+# same). Before each accounting run: radload starts its counters from zero
+# each run, which a record left by the previous run would treat as stale
+# (cheap, not what a NAS sends).
+fresh_ours() {
+	redis-cli -p $REDIS_PORT flushall >/dev/null
 	"$BIN/hsload" -mode status -count 1 -devices "$USERS" -create-sessions -redis 127.0.0.1:$REDIS_PORT \
 		-auth-port $AUTH_PORT -acct-port $ACCT_PORT -secret $SECRET >"$RUN/create.txt" 2>&1 ||
 		{ cat "$RUN/create.txt"; die "hsload -create-sessions failed"; }
-	log "ours: radiusd pid $OURS_PID on 127.0.0.1:$AUTH_PORT/$ACCT_PORT, redis-server pid $REDIS_PID on :$REDIS_PORT, $USERS sessions"
 }
 
 # ---------- FreeRADIUS (through the baseline harness) ----------
@@ -186,6 +194,7 @@ load() { # peer mode run
 	fr) ports="-auth-port 21812 -acct-port 21813"; pids="server=$FR_PID,redis=$FR_REDIS_PID" ;;
 	echo) ports="-auth-port 21912 -acct-port 21913"; pids="server=$ECHO_PID" ;;
 	esac
+	[ "$peer" = ours ] && [ "$mode" != auth ] && fresh_ours
 	local prof=""
 	if [ "$PROFILE" = 1 ] && [ "$peer" = ours ] && [ "$r" = 1 ]; then
 		mkdir -p "$WORKDIR/profiles"
