@@ -2,9 +2,8 @@ package radiusd
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -142,12 +141,13 @@ func parseDynAuthReply(b, req, secret []byte, code radius.Code) (DynAuthResult, 
 // verifyReplyMA checks a reply's Message-Authenticator: HMAC-MD5 with the
 // request's authenticator in the authenticator field.
 func verifyReplyMA(pkt []byte, maOff int, req, secret []byte) bool {
-	mac := hmac.New(md5.New, secret)
-	mac.Write(pkt[:4])
-	mac.Write(req[4:20])
-	mac.Write(pkt[20:maOff])
-	var zero [16]byte
-	mac.Write(zero[:])
-	mac.Write(pkt[maOff+16:])
-	return hmac.Equal(mac.Sum(nil), pkt[maOff:maOff+16])
+	var sum [16]byte
+	withScratch(func(buf *[scratchLen]byte) {
+		m := buf[64 : 64+len(pkt)]
+		copy(m, pkt)
+		copy(m[4:20], req[4:20])
+		clear(m[maOff : maOff+16])
+		sum = hmacMD5(secret, buf, len(pkt))
+	})
+	return subtle.ConstantTimeCompare(sum[:], pkt[maOff:maOff+16]) == 1
 }

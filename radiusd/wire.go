@@ -1,7 +1,6 @@
 package radiusd
 
 import (
-	"crypto/hmac"
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/binary"
@@ -83,36 +82,39 @@ func checkFraming(b []byte) (pkt []byte, maOff int, err error) {
 // Accounting/CoA requests the authenticator field is hashed as zeros (RFC
 // 5176 §3.5 uses the same convention for the request authenticator).
 func verifyMA(pkt []byte, maOff int, secret []byte) bool {
-	var got [16]byte
-	copy(got[:], pkt[maOff:maOff+16])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(pkt[:4])
-	switch radius.Code(pkt[0]) {
-	case radius.CodeAccountingRequest, radius.CodeDisconnectRequest, radius.CodeCoARequest:
-		var zero [16]byte
-		mac.Write(zero[:])
-	default:
-		mac.Write(pkt[4:20])
-	}
-	mac.Write(pkt[20:maOff])
-	var zero [16]byte
-	mac.Write(zero[:])
-	mac.Write(pkt[maOff+16:])
 	var sum [16]byte
-	return subtle.ConstantTimeCompare(mac.Sum(sum[:0]), got[:]) == 1
+	withScratch(func(buf *[scratchLen]byte) {
+		m := buf[64 : 64+len(pkt)]
+		copy(m, pkt)
+		switch radius.Code(pkt[0]) {
+		case radius.CodeAccountingRequest, radius.CodeDisconnectRequest, radius.CodeCoARequest:
+			clear(m[4:20])
+		}
+		clear(m[maOff : maOff+16])
+		sum = hmacMD5(secret, buf, len(pkt))
+	})
+	return subtle.ConstantTimeCompare(sum[:], pkt[maOff:maOff+16]) == 1
 }
 
 // verifyRequestAuth checks the Request Authenticator of an Accounting, CoA
 // or Disconnect request: MD5(Code+ID+Length+16 zero octets+Attributes+Secret).
 func verifyRequestAuth(pkt, secret []byte) bool {
-	h := md5.New()
-	h.Write(pkt[:4])
 	var zero [16]byte
-	h.Write(zero[:])
-	h.Write(pkt[20:])
-	h.Write(secret)
+	sum := authenticator(pkt, zero, secret)
+	return subtle.ConstantTimeCompare(sum[:], pkt[4:20]) == 1
+}
+
+// authenticator is MD5(Code+ID+Length+auth+Attributes+Secret) of packet b.
+func authenticator(b []byte, auth [16]byte, secret []byte) [16]byte {
 	var sum [16]byte
-	return subtle.ConstantTimeCompare(h.Sum(sum[:0]), pkt[4:20]) == 1
+	withScratch(func(buf *[scratchLen]byte) {
+		m := append(buf[:0], b[:4]...)
+		m = append(m, auth[:]...)
+		m = append(m, b[20:]...)
+		m = append(m, secret...)
+		sum = md5.Sum(m)
+	})
+	return sum
 }
 
 // marshal lays out a packet with auth in the authenticator field and, with
@@ -155,16 +157,14 @@ func marshal(code radius.Code, id byte, auth [16]byte, attrs radius.Attributes, 
 // request's authenticator, for a CoA/Disconnect request 16 zeros.
 func sign(b []byte, auth [16]byte, secret []byte) {
 	if len(b) >= headerLen+maAttrLen && b[headerLen] == maType {
-		mac := hmac.New(md5.New, secret)
-		mac.Write(b)
-		mac.Sum(b[headerLen+2 : headerLen+2 : headerLen+maAttrLen])
+		withScratch(func(buf *[scratchLen]byte) {
+			copy(buf[64:], b)
+			sum := hmacMD5(secret, buf, len(b))
+			copy(b[headerLen+2:headerLen+maAttrLen], sum[:])
+		})
 	}
-	h := md5.New()
-	h.Write(b[:4])
-	h.Write(auth[:])
-	h.Write(b[20:])
-	h.Write(secret)
-	h.Sum(b[4:4:20])
+	sum := authenticator(b, auth, secret)
+	copy(b[4:20], sum[:])
 }
 
 // encodeReply encodes a reply to a request whose authenticator is reqAuth;
