@@ -141,10 +141,17 @@ func appendFields(args []any, m map[string]string, keepEmpty bool) []any {
 
 // decodeMap turns a session hash into Data.
 func decodeMap(id string, h map[string]string) (session.Data, error) {
+	return decodeFields(id, func(f string) (string, bool) { v, ok := h[f]; return v, ok })
+}
+
+// decodeFields turns a session hash, read through get, into Data. get is a
+// function rather than a map so that the per-packet decode of a script's
+// reply builds no map.
+func decodeFields(id string, get func(field string) (string, bool)) (session.Data, error) {
 	d := session.Data{ID: id}
 	var errs []error
 	num := func(field string, bits int) uint64 {
-		s, ok := h[field]
+		s, ok := get(field)
 		if !ok || s == "" {
 			return 0
 		}
@@ -155,7 +162,7 @@ func decodeMap(id string, h map[string]string) (session.Data, error) {
 		return v
 	}
 	when := func(field string) time.Time {
-		s, ok := h[field]
+		s, ok := get(field)
 		if !ok || s == "" {
 			return time.Time{}
 		}
@@ -166,29 +173,30 @@ func decodeMap(id string, h map[string]string) (session.Data, error) {
 		}
 		return time.Unix(v, 0).UTC()
 	}
-	mac, err := session.ParseMAC(h[fMAC])
+	str := func(field string) string { v, _ := get(field); return v }
+	mac, err := session.ParseMAC(str(fMAC))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("field %s = %q: not a MAC", fMAC, h[fMAC]))
+		errs = append(errs, fmt.Errorf("field %s = %q: not a MAC", fMAC, str(fMAC)))
 	}
 	d.MAC = mac
-	t, err := session.ParseType(h[fType])
+	t, err := session.ParseType(str(fType))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("field %s = %q: not a session type", fType, h[fType]))
+		errs = append(errs, fmt.Errorf("field %s = %q: not a session type", fType, str(fType)))
 	}
 	d.Type = t
-	d.Provider = h[fProvider]
+	d.Provider = str(fProvider)
 	d.TimeSecs = num(fTimeSecs, 63)
 	d.DataBytes = num(fDataBytes, 63)
 	d.TimeCons = num(fTimeCons, 63)
 	d.DataConsBytes = num(fDataConsBytes, 63)
 	d.StartedAt = when(fStartedAt)
 	d.CreatedAt = when(fCreatedAt)
-	if s, ok := h[fExpDays]; ok && s != "" {
+	if s, ok := get(fExpDays); ok && s != "" {
 		d.ExpDays, d.HasExpiry = uint32(num(fExpDays, 32)), true
 	}
 	d.DownMbits = uint32(num(fDownMbits, 32))
 	d.UpMbits = uint32(num(fUpMbits, 32))
-	d.UseGlobalSpeed = h[fUseGlobalSpeed] == "1"
+	d.UseGlobalSpeed = str(fUseGlobalSpeed) == "1"
 	if len(errs) > 0 {
 		return session.Data{}, fmt.Errorf("corrupt session hash: %v", errs)
 	}
@@ -200,11 +208,14 @@ func decodePairs(id string, v []string) (session.Data, error) {
 	if len(v)%2 != 0 {
 		return session.Data{}, fmt.Errorf("odd HGETALL reply of %d items", len(v))
 	}
-	h := make(map[string]string, len(v)/2)
-	for i := 0; i < len(v); i += 2 {
-		h[v[i]] = v[i+1]
-	}
-	return decodeMap(id, h)
+	return decodeFields(id, func(f string) (string, bool) {
+		for i := 0; i < len(v); i += 2 {
+			if v[i] == f {
+				return v[i+1], true
+			}
+		}
+		return "", false
+	})
 }
 
 // decodeList decodes the scripts' session lists: {{id, field, value, ...}, ...}.
@@ -212,20 +223,25 @@ func decodeList(v []any) ([]session.Data, error) {
 	out := make([]session.Data, 0, len(v))
 	for _, item := range v {
 		row, ok := item.([]any)
-		if !ok || len(row) == 0 {
-			return nil, fmt.Errorf("unexpected session list item %T", item)
+		if !ok || len(row)%2 != 1 {
+			return nil, fmt.Errorf("unexpected session list item %T of %d", item, len(row))
 		}
-		strs := make([]string, len(row))
-		for i, x := range row {
-			s, ok := x.(string)
-			if !ok {
+		for _, x := range row {
+			if _, ok := x.(string); !ok {
 				return nil, fmt.Errorf("unexpected value %T in session list", x)
 			}
-			strs[i] = s
 		}
-		d, err := decodePairs(strs[0], strs[1:])
+		id := row[0].(string)
+		d, err := decodeFields(id, func(f string) (string, bool) {
+			for i := 1; i < len(row); i += 2 {
+				if row[i].(string) == f {
+					return row[i+1].(string), true
+				}
+			}
+			return "", false
+		})
 		if err != nil {
-			return nil, fmt.Errorf("session %s: %w", strs[0], err)
+			return nil, fmt.Errorf("session %s: %w", id, err)
 		}
 		out = append(out, d)
 	}
