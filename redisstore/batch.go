@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,7 +30,8 @@ import (
 // drains them and returns when nothing is waiting.
 
 const (
-	// defaultMaxPipelines in flight at once (one Redis connection each).
+	// defaultMaxPipelines in flight at once (one Redis connection each; on
+	// Cluster one per master the pipeline touches).
 	defaultMaxPipelines = 4
 	// maxBatch jobs in one pipeline: bounds the time one pipeline holds
 	// Redis (a few milliseconds) and the buffers.
@@ -36,6 +39,7 @@ const (
 )
 
 type job struct {
+	ctx   context.Context                       // the caller's: bounds its wait and the pipeline
 	build func(pipe redis.Pipeliner, eval bool) // queues the job's commands
 	err   error                                 // first error among them (not redis.Nil)
 	done  chan struct{}
@@ -61,10 +65,15 @@ func newBatcher(rdb redis.UniversalClient, maxPipelines int) *batcher {
 // Redis lost the scripts, EVAL (eval true); build may be called twice and
 // must queue the same commands each time. It returns the first error of the
 // job's commands other than redis.Nil; the caller reads its replies from the
-// commands it queued. If ctx ends first do returns ctx's error; the commands
-// may still run (as a sent command would).
+// commands it queued. If ctx ends first do returns ctx's error: a job still
+// waiting is taken out of the queue (a stalled Redis must not pile up work
+// for when it returns; the NAS retries), one already sent may still run (as
+// a sent command would).
 func (b *batcher) do(ctx context.Context, build func(pipe redis.Pipeliner, eval bool)) error {
-	j := &job{build: build, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &job{ctx: ctx, build: build, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, j)
 	if b.running < b.maxPipelines {
@@ -82,20 +91,44 @@ func (b *batcher) do(ctx context.Context, build func(pipe redis.Pipeliner, eval 
 		}
 	}
 	b.mu.Unlock()
+	select { // done first: after exec both may be ready, and select picks at random
+	case <-j.done:
+		return j.err
+	default:
+	}
 	select {
 	case <-j.done:
 		return j.err
 	case <-ctx.Done():
+		b.abandon(j)
 		return ctx.Err()
 	}
 }
 
-// take moves up to maxBatch waiting jobs, oldest first, into batch; b.mu is
-// held.
+// abandon takes j out of the queue if it is still there.
+func (b *batcher) abandon(j *job) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.pending, j); i >= 0 {
+		b.pending = slices.Delete(b.pending, i, i+1)
+	}
+}
+
+// take moves up to maxBatch waiting jobs, oldest first, into batch,
+// releasing those whose caller's context has ended; b.mu is held.
 func (b *batcher) take(batch []*job) []*job {
-	n := min(len(b.pending), maxBatch)
-	batch = append(batch[:0], b.pending[:n]...)
-	rest := copy(b.pending, b.pending[n:])
+	batch = batch[:0]
+	i := 0
+	for ; i < len(b.pending) && len(batch) < maxBatch; i++ {
+		j := b.pending[i]
+		if err := j.ctx.Err(); err != nil {
+			j.err = err
+			close(j.done)
+			continue
+		}
+		batch = append(batch, j)
+	}
+	rest := copy(b.pending, b.pending[i:])
 	clear(b.pending[rest:])
 	b.pending = b.pending[:rest]
 	return batch
@@ -118,11 +151,29 @@ func (b *batcher) drain() {
 }
 
 // exec runs the jobs in one pipeline, then the jobs whose scripts Redis had
-// lost again with EVAL (which loads them), and releases each job.
+// lost again with EVAL (which loads them), and releases each job. The
+// pipeline is bounded by the latest of the callers' deadlines (and by the
+// client's read and write timeouts).
 func (b *batcher) exec(batch []*job) {
-	// The pipeline is bounded by the client's read and write timeouts; the
-	// callers' contexts bound only their own wait.
-	ctx := context.Background()
+	if len(batch) == 0 {
+		return
+	}
+	var latest time.Time
+	for _, j := range batch {
+		d, ok := j.ctx.Deadline()
+		if !ok {
+			latest = time.Time{}
+			break
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if !latest.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, latest)
+	}
+	defer cancel()
 	if retry := b.run(ctx, batch, false); len(retry) > 0 {
 		b.run(ctx, retry, true)
 	}
@@ -145,7 +196,7 @@ func (b *batcher) run(ctx context.Context, jobs []*job, eval bool) []*job {
 		end := ends[i]
 		j.err = nil
 		noscript := false
-		if end > len(cmds) { // the pipeline failed before it ran: every job fails alike
+		if end > len(cmds) { // defensive: go-redis returns every queued command, each with its error
 			j.err = execErr
 		} else {
 			for _, c := range cmds[start:end] {
