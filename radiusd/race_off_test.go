@@ -2,5 +2,5 @@
 
 package radiusd
 
-// raceEnabled: the race detector is on (see race_on_test.go).
+// raceEnabled: the race detector is off in this build (see race_on_test.go).
 const raceEnabled = false

@@ -87,8 +87,9 @@ const (
 	// a few MiB; beyond it a burst is handled by one-off goroutines, as
 	// the in-flight bound allows.
 	maxWorkers = 256
-	// workerIdle: a worker that got no packet in a whole period exits, so
-	// the pool shrinks back after a burst.
+	// workerIdle: a worker that got no packet in a whole period (30 to 60 s
+	// after its last) exits. Idle workers take packets in turn, so the pool
+	// shrinks only when traffic nearly stops, not after every burst.
 	workerIdle = 30 * time.Second
 )
 

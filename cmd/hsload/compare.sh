@@ -58,17 +58,24 @@ die() { log "error: $*"; exit 1; }
 
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 
+# alive PID: a child of this script still running (not a reused PID).
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o ppid= -p "$1" | tr -d ' ')" = "$$" ]; }
+
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
+		alive "$p" && kill "$p" 2>/dev/null || true
 	done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
+		for _ in $(seq 150); do alive "$p" || break; sleep 0.1; done
+		alive "$p" && kill -9 "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	PIDS=()
+	# FreeRADIUS and its Redis are run.sh's: its exit trap stops them; if it
+	# could not, stop them here, by the PIDs it reported, if they are still them.
+	if [ -n "${FR_PID:-}" ] && grep -q freeradius "/proc/$FR_PID/comm" 2>/dev/null; then kill "$FR_PID" 2>/dev/null || true; fi
+	if [ -n "${FR_REDIS_PID:-}" ] && grep -q redis-server "/proc/$FR_REDIS_PID/comm" 2>/dev/null; then kill "$FR_REDIS_PID" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -172,8 +179,9 @@ start_fr() {
 		sleep 0.25
 	done
 	grep -q "serving variant" "$RUN/freeradius.log" || die "FreeRADIUS did not start (see $RUN/freeradius.log)"
-	FR_PID=$(grep -o 'freeradius (redislua, [0-9]* threads) pid [0-9]*' "$RUN/freeradius.log" | awk '{print $NF}')
-	FR_REDIS_PID=$(grep -o 'redis-server pid [0-9]*' "$RUN/freeradius.log" | awk '{print $NF}')
+	FR_PID=$(grep -o 'freeradius (redislua, [0-9]* threads) pid [0-9]*' "$RUN/freeradius.log" | awk '{print $NF}' || true)
+	FR_REDIS_PID=$(grep -o 'redis-server pid [0-9]*' "$RUN/freeradius.log" | awk '{print $NF}' || true)
+	[ -n "$FR_PID" ] && [ -n "$FR_REDIS_PID" ] || die "cannot read FreeRADIUS's and its Redis's PIDs from $RUN/freeradius.log"
 	log "fr: freeradius pid $FR_PID on 127.0.0.1:21812/21813, redis-server pid $FR_REDIS_PID on :16379 (run.sh pid $FRSH_PID)"
 }
 
@@ -198,7 +206,14 @@ load() { # peer mode run
 	local prof=""
 	if [ "$PROFILE" = 1 ] && [ "$peer" = ours ] && [ "$r" = 1 ]; then
 		mkdir -p "$WORKDIR/profiles"
-		curl -fsS -o "$WORKDIR/profiles/cpu-$mode.pprof" "http://$ADMIN/debug/pprof/profile?seconds=${DUR%s}" &
+		local secs
+		case $DUR in # the profile's length, whole seconds
+		*ms) secs=1 ;;
+		*s) secs=${DUR%s} ;;
+		*m) secs=$((${DUR%m} * 60)) ;;
+		*) secs=10 ;;
+		esac
+		curl -fsS -o "$WORKDIR/profiles/cpu-$mode.pprof" "http://$ADMIN/debug/pprof/profile?seconds=$secs" &
 		prof=$!
 	fi
 	# shellcheck disable=SC2086
@@ -260,7 +275,8 @@ memory() {
 	recs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["codes"].get("Accounting-Response", 0))' "$RES/memory-start.json")
 	{
 		echo "memory: used_memory $m0 B empty; $m1 B with $n sessions: $(((m1 - m0) / n)) B per session (hash, sessions zset, seq)"
-		echo "memory: $m2 B after $recs Accounting-Start: $(((m2 - m1) / recs)) B per open accounting record (hash, device open set, NAS zset, schedule)"
+		[ "$recs" -gt 0 ] || die "memory: no Accounting-Start answered (see $RES/memory-start.json)"
+		echo "memory: $m2 B after $recs Accounting-Start: $(((m2 - m1) / recs)) B per open accounting record (hash, device open set, NAS zset; coa_port 0: no schedule entry)"
 		echo "memory: a sample session key: $(redis-cli -p $REDIS_PORT memory usage 'hs:{020000000001}:s:1') B; $(redis-cli -p $REDIS_PORT info memory | grep -E '^(used_memory_human|mem_fragmentation_ratio)' | tr -d '\r' | paste -sd' ')"
 	} | tee -a "$RES/summary.txt"
 }

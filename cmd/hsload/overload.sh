@@ -15,8 +15,10 @@
 #      unanswered request is offered again as a new one: the offered rate is
 #      several times what the server answers;
 #   3. recovery: the baseline again, right after;
-#   then the server's peak RSS, its drop counters and Redis's totals against
-#   what hsload had acknowledged (nothing counted twice, nothing lost).
+#   after each step the server's RSS (and peak) and its overload drops.
+# Exactness is not checked here: with no retransmission an unanswered packet
+# may still have been counted (the next one's cumulative counters carry on);
+# compare.sh and the fault suite check it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,6 +55,7 @@ redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --dir
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
 for _ in $(seq 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 || die "redis-server did not come up (see $WORKDIR/redis.log)"
 cat >"$WORKDIR/radiusd.yaml" <<EOF
 listen: {auth: ["127.0.0.1:$AUTH_PORT"], acct: ["127.0.0.1:$ACCT_PORT"]}
 redis: {addrs: ["127.0.0.1:$REDIS_PORT"]}

@@ -85,7 +85,10 @@ local list -- every session, read by the full path only
 -- Fast path: the session the open record feeds takes all of this packet's
 -- consumption (each kind it limits fits strictly in what it has left) and
 -- so stays available; in the full path it would head the chain, take
--- everything and stay bound.
+-- everything and stay bound. The fast path finds that session by its ID,
+-- the full path through the device index: they agree because create and
+-- delete write a hash and its index entry together (and Redis must run with
+-- noeviction).
 local fast
 if exists and not fresh and not reopened and r[2] then
   local seq = string.match(r[2], '%-(%d+)$')

@@ -1,4 +1,5 @@
--- lib.lua: helpers shared by the scripts (prepended to each one).
+-- lib.lua: helpers shared by the scripts (prepended to each one but
+-- sessions.lua, which needs none).
 -- Numbers are Lua doubles: exact below 2^53 (9 PB, 285 million years), which
 -- bounds every counter. int() formats without exponent so HINCRBY gets digits.
 local function int(n) return string.format('%.0f', n) end
