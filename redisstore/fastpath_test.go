@@ -160,7 +160,48 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets, %d took the fast path (no device read)", len(traffic), skipped)
+	// Every key the traffic wrote (session hashes, accounting records,
+	// indexes) holds the same under both prefixes.
+	keysOf := func(prefix string) []string {
+		ks, err := fast.rdb.Keys(t.Context(), prefix+"*").Result() // a test Redis of a few thousand keys
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	fastKeys, fullKeys := keysOf("fast:"), keysOf("full:")
+	if len(fastKeys) != len(fullKeys) || len(fastKeys) == 0 {
+		t.Fatalf("%d keys under fast:, %d under full:", len(fastKeys), len(fullKeys))
+	}
+	for i, k := range fastKeys {
+		other := "full:" + strings.TrimPrefix(k, "fast:")
+		if fullKeys[i] != other {
+			t.Fatalf("key %s has no twin (next full: key %s)", k, fullKeys[i])
+		}
+		typ, err := fast.rdb.Type(t.Context(), k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		switch typ {
+		case "hash":
+			a, b = fast.rdb.HGetAll(t.Context(), k).Val(), fast.rdb.HGetAll(t.Context(), other).Val()
+		case "zset":
+			a, b = fast.rdb.ZRangeWithScores(t.Context(), k, 0, -1).Val(), fast.rdb.ZRangeWithScores(t.Context(), other, 0, -1).Val()
+		case "set":
+			sa, sb := fast.rdb.SMembers(t.Context(), k).Val(), fast.rdb.SMembers(t.Context(), other).Val()
+			slices.Sort(sa)
+			slices.Sort(sb)
+			a, b = sa, sb
+		default:
+			a, b = fast.rdb.Get(t.Context(), k).Val(), fast.rdb.Get(t.Context(), other).Val()
+		}
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%s (%s):\n fast path %v\n full path %v", k, typ, a, b)
+		}
+	}
+	t.Logf("%d packets, %d took the fast path (no device read); %d keys identical", len(traffic), skipped, len(fastKeys))
 	if skipped < int64(len(traffic))/5 || skipped == int64(len(traffic)) {
 		t.Errorf("%d of %d packets took the fast path: the traffic does not exercise both paths", skipped, len(traffic))
 	}
