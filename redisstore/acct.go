@@ -79,11 +79,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	member := openMember(ev.MAC, ev.SessionID)
 	var cmd *redis.Cmd
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
-		if eval {
-			cmd = s.account.Eval(ctx, pipe, keys, args...)
-		} else {
-			cmd = s.account.EvalSha(ctx, pipe, keys, args...)
-		}
+		cmd = evalScript(ctx, pipe, s.account, eval, keys, args...)
 		if ev.Kind == session.AcctStop {
 			pipe.ZRem(ctx, s.keys.nasOpen(ev.NAS), member)
 			pipe.ZRem(ctx, s.keys.schedule(), schedMember(ev.NAS, ev.MAC, ev.SessionID))
@@ -190,7 +186,7 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 		rem[i] = m
 	}
 	var cmds []*redis.Cmd
-	err := s.pipelined(ctx, func(pipe redis.Pipeliner, eval bool) {
+	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
 		cmds = cmds[:0]
 		for _, m := range members {
 			mac, id, ok := parseOpenMember(m)
@@ -199,11 +195,7 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 			}
 			keys := []string{s.keys.record(mac, nas, id), s.keys.deviceOpen(mac)}
 			args := []any{at.Unix(), s.stopped, reason, nas + "|" + id}
-			if eval {
-				cmds = append(cmds, s.close.Eval(ctx, pipe, keys, args...))
-			} else {
-				cmds = append(cmds, s.close.EvalSha(ctx, pipe, keys, args...))
-			}
+			cmds = append(cmds, evalScript(ctx, pipe, s.close, eval, keys, args...))
 		}
 		pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)
 	})
@@ -217,27 +209,4 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 		}
 	}
 	return n, nil
-}
-
-// pipelined runs the commands build queues in one pipeline (one round trip
-// per Redis node), with EVALSHA. If Redis lost its script cache (restart,
-// failover) it runs them again with EVAL, which reloads the scripts: safe
-// because a NOSCRIPT reply means that script did not run, and the other
-// commands queued with it are idempotent.
-func (s *Store) pipelined(ctx context.Context, build func(pipe redis.Pipeliner, eval bool)) error {
-	pipe := s.rdb.Pipeline()
-	build(pipe, false)
-	cmds, err := pipe.Exec(ctx)
-	if err == nil {
-		return nil
-	}
-	for _, c := range cmds {
-		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-			pipe = s.rdb.Pipeline()
-			build(pipe, true)
-			_, err = pipe.Exec(ctx)
-			return err
-		}
-	}
-	return err
 }

@@ -114,6 +114,15 @@ func (b *batcher) abandon(j *job) {
 	}
 }
 
+// evalScript queues sc with EVALSHA, or with EVAL when eval is set (do's
+// second call of build, after Redis lost its scripts).
+func evalScript(ctx context.Context, pipe redis.Pipeliner, sc *redis.Script, eval bool, keys []string, args ...any) *redis.Cmd {
+	if eval {
+		return sc.Eval(ctx, pipe, keys, args...)
+	}
+	return sc.EvalSha(ctx, pipe, keys, args...)
+}
+
 // take moves up to maxBatch waiting jobs, oldest first, into batch,
 // releasing those whose caller's context has ended; b.mu is held.
 func (b *batcher) take(batch []*job) []*job {

@@ -131,21 +131,13 @@ func redisCPU(b *testing.B, s *Store) func() {
 // goroutines at once, as a loaded server does: the batcher puts them in
 // shared pipelines. redis-µs/op is Redis's CPU per packet.
 func BenchmarkAccountInterimParallel(b *testing.B) {
-	s := newTestStore(b, benchRedis(b))
-	flushAll(b, s)
-	const devices = 1024
-	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
-	for k := range devices {
-		if _, err := mgr.CreateSession(b.Context(), string(benchMAC(k)), todSpec(1<<40, 1e9)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	s := benchDevices(b, parallelDevices)
 	var next atomic.Int64
 	b.SetParallelism(32) // 64 packets in flight on 2 cores, as hsload -concurrency 64
 	b.ReportAllocs()
 	report := redisCPU(b, s)
 	b.RunParallel(func(pb *testing.PB) {
-		k := int(next.Add(1)-1) % devices // one device per goroutine at a time
+		k := int(next.Add(1)-1) % parallelDevices // one device per goroutine at a time
 		ev := pkt(session.AcctInterim, benchMAC(k), "bench", 0, 0, 0, t0)
 		ctx := b.Context()
 		for pb.Next() {
@@ -171,21 +163,13 @@ func BenchmarkAccountInterimParallel(b *testing.B) {
 // BenchmarkDeviceSessionsParallel is the Access-Request's read, from many
 // goroutines at once.
 func BenchmarkDeviceSessionsParallel(b *testing.B) {
-	s := newTestStore(b, benchRedis(b))
-	flushAll(b, s)
-	const devices = 1024
-	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
-	for k := range devices {
-		if _, err := mgr.CreateSession(b.Context(), string(benchMAC(k)), todSpec(1<<40, 1e9)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	s := benchDevices(b, parallelDevices)
 	var next atomic.Int64
 	b.SetParallelism(32)
 	b.ReportAllocs()
 	report := redisCPU(b, s)
 	b.RunParallel(func(pb *testing.PB) {
-		mac := benchMAC(int(next.Add(1)-1) % devices)
+		mac := benchMAC(int(next.Add(1)-1) % parallelDevices)
 		ctx := b.Context()
 		for pb.Next() {
 			list, err := s.DeviceSessions(ctx, mac)
@@ -196,6 +180,24 @@ func BenchmarkDeviceSessionsParallel(b *testing.B) {
 		}
 	})
 	report()
+}
+
+// parallelDevices: the parallel benchmarks' goroutines each take one device.
+const parallelDevices = 1024
+
+// benchDevices returns a Store on an empty Redis with one large session on
+// each of n devices (benchMAC(0) to benchMAC(n-1)).
+func benchDevices(b *testing.B, n int) *Store {
+	b.Helper()
+	s := newTestStore(b, benchRedis(b))
+	flushAll(b, s)
+	mgr := session.NewSessionsMgr(s, func() time.Time { return t0 })
+	for k := range n {
+		if _, err := mgr.CreateSession(b.Context(), string(benchMAC(k)), todSpec(1<<40, 1e9)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
 }
 
 func benchMAC(k int) session.MAC {

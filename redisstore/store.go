@@ -167,11 +167,7 @@ func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.
 	keys, base := []string{s.keys.index(mac)}, s.keys.sessionBase(mac)
 	var cmd *redis.Cmd
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
-		if eval {
-			cmd = s.sessions.Eval(ctx, pipe, keys, base)
-		} else {
-			cmd = s.sessions.EvalSha(ctx, pipe, keys, base)
-		}
+		cmd = evalScript(ctx, pipe, s.sessions, eval, keys, base)
 	})
 	var v []any
 	if err == nil {

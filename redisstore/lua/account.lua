@@ -198,9 +198,10 @@ end -- full path
 -- One write of what changed (an interim usually changes only its counters).
 -- Values equal to an argument are written as the argument's own digits:
 -- formatting a Lua number costs Redis 7.0 a printf each.
-local function same(n, i) if n == tonumber(ARGV[i]) then return ARGV[i] end return int(n) end
-local f = {'in_octets', same(new_in, 6), 'out_octets', same(new_out, 7), 'session_time', same(new_t, 5),
-  'event_at', same(math.max(ev, last_ev), 4), 'updated_at', ARGV[3]}
+-- arg is the number parsed from ARGV[i].
+local function same(n, arg, i) if n == arg then return ARGV[i] end return int(n) end
+local f = {'in_octets', same(new_in, inb, 6), 'out_octets', same(new_out, outb, 7), 'session_time', same(new_t, st, 5),
+  'event_at', same(math.max(ev, last_ev), ev, 4), 'updated_at', ARGV[3]}
 local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
 if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
