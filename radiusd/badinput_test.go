@@ -21,15 +21,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
-	"github.com/hotspot-radius/hsradius/redisstore"
-	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -317,64 +314,6 @@ func TestMalformedCorpusFiles(t *testing.T) {
 	}
 }
 
-// badServer is the real server on UDP loopback, NAS 127.0.0.1/32 with the
-// e2e secret and Message-Authenticator required, on a real redis-server.
-type badServer struct {
-	srv        *radiusd.Server
-	store      *redisstore.Store
-	mgr        *session.SessionsMgr
-	reg        *prometheus.Registry
-	auth, acct string
-}
-
-func startBadServer(t *testing.T) *badServer {
-	t.Helper()
-	rs := redistest.Start(t)
-	rdb, err := redisstore.NewClient(redisstore.ClientConfig{Addrs: []string{rs.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := redisstore.New(rdb, redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	m, err := radiusd.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := radiusd.New(radiusd.Config{
-		NAS: []radiusd.NAS{{
-			Name: "loopback", Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(e2eSecret),
-			Profiles: []radiusd.Profile{radiusd.ProfileWISPr}, MAPolicy: radiusd.MARequire,
-		}},
-		Store:   store,
-		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
-		Metrics: m,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &badServer{srv: srv, store: store, mgr: session.NewSessionsMgr(store, time.Now), reg: reg}
-	// Bound before Serve starts: datagrams sent meanwhile wait in the socket.
-	listen := func(l radiusd.Listener) string {
-		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = srv.Serve(conn, l) }()
-		return conn.LocalAddr().String()
-	}
-	s.auth, s.acct = listen(radiusd.Auth), listen(radiusd.Acct)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return s
-}
-
 // badWithMA gives an Access-Request or Status-Server a correct
 // Message-Authenticator as its first attribute, as a BlastRADIUS-safe NAS
 // does. layeh encodes these codes with the authenticator as is, so the
@@ -497,29 +436,6 @@ var (
 	badAnswerOutcomes = []string{radiusd.OutcomeAccepted, radiusd.OutcomeAccounted, radiusd.OutcomeStatus}
 )
 
-// badCounts returns radiusd_packets_total as "listener code outcome" → n.
-func badCounts(t *testing.T, reg *prometheus.Registry) map[string]int {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, mf := range mfs {
-		if mf.GetName() != "radiusd_packets_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			lv := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				lv[lp.GetName()] = lp.GetValue()
-			}
-			out[lv["listener"]+" "+lv["code"]+" "+lv["outcome"]] += int(m.GetCounter().GetValue())
-		}
-	}
-	return out
-}
-
 // badSum adds the counts whose outcome is one of outcomes.
 func badSum(counts map[string]int, outcomes ...string) int {
 	n := 0
@@ -537,7 +453,7 @@ func badSum(counts map[string]int, outcomes ...string) int {
 func badWaitCounts(t *testing.T, reg *prometheus.Registry, deadline time.Time, want int, outcomes ...string) map[string]int {
 	t.Helper()
 	for {
-		c := badCounts(t, reg)
+		c := radiusd.PacketCounts(t, reg)
 		if n := badSum(c, outcomes...); n >= want || time.Now().After(deadline) {
 			return c
 		}
@@ -577,7 +493,7 @@ func badNoReplies(t *testing.T, conn *net.UDPConn) {
 // server still answers Status-Server at the end.
 func TestMalformedCorpus(t *testing.T) {
 	list := malformedCorpus()
-	s := startBadServer(t)
+	s := startE2E(t, radiusd.MARequire)
 	ctx := context.Background()
 	const good = "02:00:00:00:00:42"
 	if _, err := s.mgr.CreateSession(ctx, good, session.Spec{Type: session.TypeTimeOrData, TimeSecs: 3600, DataMb: 1000, DownMbits: 10, UpMbits: 2}); err != nil {
@@ -609,7 +525,7 @@ func TestMalformedCorpus(t *testing.T) {
 			t.Fatalf("%v (go test ./radiusd -run MalformedCorpusFiles -update)", err)
 		}
 		for _, l := range []struct{ name, want string }{{"auth", e.auth}, {"acct", e.acct}} {
-			before := badCounts(t, s.reg)
+			before := radiusd.PacketCounts(t, s.reg)
 			if _, err := mal.WriteToUDPAddrPort(b, addrs[l.name]); err != nil {
 				t.Fatal(err)
 			}
@@ -697,7 +613,7 @@ func TestUnknownNASFloodDoesNotSlowKnownNAS(t *testing.T) {
 		t.Skipf("cannot bind 127.0.0.2 for the unknown source (not Linux loopback?): %v", err)
 	}
 	defer flood.Close()
-	s := startBadServer(t)
+	s := startE2E(t, radiusd.MARequire)
 	ctx := context.Background()
 	const mac = "02:00:00:00:00:43"
 	if _, err := s.mgr.CreateSession(ctx, mac, session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {

@@ -3,14 +3,11 @@ package radiusd_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
@@ -42,34 +39,9 @@ func startClusterServer(t *testing.T, addrs []string) *clusterServer {
 	if _, ok := rdb.(*redis.ClusterClient); !ok {
 		t.Fatalf("client for %v is %T, want *redis.ClusterClient", addrs, rdb)
 	}
-	store, err := redisstore.New(rdb, redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := radiusd.New(radiusd.Config{
-		NAS: []radiusd.NAS{{
-			Name: "loopback", Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(e2eSecret),
-			Profiles: []radiusd.Profile{radiusd.ProfileWISPr}, MAPolicy: radiusd.MAOptional,
-		}},
-		Store: store,
-		Log:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := func(l radiusd.Listener) string {
-		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = srv.Serve(conn, l) }()
-		return conn.LocalAddr().String()
-	}
-	cs := &clusterServer{store: store, auth: listen(radiusd.Auth), acct: listen(radiusd.Acct)}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
+	cs := &clusterServer{}
+	cs.store, _, cs.auth, cs.acct = serveLoopback(t, rdb, radiusd.NAS{
+		Profiles: []radiusd.Profile{radiusd.ProfileWISPr}, MAPolicy: radiusd.MAOptional,
 	})
 	return cs
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -44,38 +45,12 @@ func startE2E(t *testing.T, policy radiusd.MAPolicy) *e2e {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := redisstore.New(rdb, redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	m, err := radiusd.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := radiusd.New(radiusd.Config{
-		NAS: []radiusd.NAS{{
-			Name: "loopback", Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(e2eSecret),
-			Profiles: []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik},
-			MAPolicy: policy, GlobalDownMbits: 20, GlobalUpMbits: 5,
-		}},
-		Store:   store,
-		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Metrics: m,
+	e := &e2e{}
+	e.store, e.reg, e.auth, e.acct = serveLoopback(t, rdb, radiusd.NAS{
+		Profiles: []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik},
+		MAPolicy: policy, GlobalDownMbits: 20, GlobalUpMbits: 5,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := func(l radiusd.Listener) string {
-		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = srv.Serve(conn, l) }()
-		return conn.LocalAddr().String()
-	}
-	e := &e2e{store: store, reg: reg, auth: listen(radiusd.Auth), acct: listen(radiusd.Acct)}
-	e.mgr = session.NewSessionsMgr(store, time.Now)
+	e.mgr = session.NewSessionsMgr(e.store, time.Now)
 	e.redisCli = func(args ...string) string {
 		host, port, _ := net.SplitHostPort(rs.Addr)
 		out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
@@ -84,12 +59,50 @@ func startE2E(t *testing.T, policy radiusd.MAPolicy) *e2e {
 		}
 		return strings.TrimSpace(string(out))
 	}
+	return e
+}
+
+// serveLoopback runs the real server, with metrics, on UDP loopback (its
+// auth and acct addresses) for one NAS: nas with the name "loopback", the
+// prefix 127.0.0.1/32 and the secret e2eSecret; the store is on rdb. The
+// server shuts down when the test ends.
+func serveLoopback(t *testing.T, rdb redis.UniversalClient, nas radiusd.NAS) (store *redisstore.Store, reg *prometheus.Registry, auth, acct string) {
+	t.Helper()
+	store, err := redisstore.New(rdb, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg = prometheus.NewRegistry()
+	m, err := radiusd.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nas.Name, nas.Prefix, nas.Secret = "loopback", netip.MustParsePrefix("127.0.0.1/32"), []byte(e2eSecret)
+	srv, err := radiusd.New(radiusd.Config{
+		NAS:     []radiusd.NAS{nas},
+		Store:   store,
+		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Metrics: m,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bound before Serve starts: datagrams sent meanwhile wait in the socket.
+	listen := func(l radiusd.Listener) string {
+		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.Serve(conn, l) }()
+		return conn.LocalAddr().String()
+	}
+	auth, acct = listen(radiusd.Auth), listen(radiusd.Acct)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return e
+	return store, reg, auth, acct
 }
 
 func radclientBin(t *testing.T) string {
