@@ -74,7 +74,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		start := s.now()
 		// The reboot moment on the server's clock, as records' updated_at.
 		rebooted := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
-		n, err := s.cfg.Store.CloseNAS(ctx, nas.Name, rebooted, reason)
+		n, err := s.cfg.Store.CloseNAS(ctx, nas.acctNAS(src.Addr()), rebooted, reason)
 		cancel()
 		s.observeStore("close_nas", start, err)
 		if err != nil {
@@ -86,8 +86,8 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		// Failed (15), tunnel events…: nothing to record for a hotspot.
 		return ack(OutcomeIgnored), nil
 	}
-	mac, ok := deviceMAC(p)
-	if !ok {
+	mac, _ := nas.device(p)
+	if mac == "" {
 		// Not a hotspot device (e.g. the NAS's own admin login): nothing to
 		// record, and retries would not change that.
 		s.warn.Warn().Str("nas", nas.Name).Str("outcome", OutcomeIgnored).Msg("accounting without a device MAC ignored")
@@ -97,9 +97,11 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 	if id == "" {
 		return nil, dropError{OutcomeMalformed, errNoSessionID}
 	}
+	_, inGW := p.Attributes.Lookup(rfc2869.AcctInputGigawords_Type)
+	_, outGW := p.Attributes.Lookup(rfc2869.AcctOutputGigawords_Type)
 	ev := session.AcctEvent{
 		Kind:         kind,
-		NAS:          nas.Name,
+		NAS:          nas.acctNAS(src.Addr()),
 		SessionID:    id,
 		MAC:          mac,
 		SessionTime:  uint64(u32(p, rfc2866.AcctSessionTime_Type)),
@@ -109,6 +111,9 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		NASClock:     nasClock,
 		Now:          now,
 		NASAttrs:     nasAttrs(p, src),
+		Class:        echoedClass(p),
+		Gigawords:    inGW || outGW,
+		Policy:       nas.Acct,
 	}
 	ctx, cancel := s.storeCtx()
 	start := s.now()

@@ -9,19 +9,25 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
 
 	"github.com/hotspot-radius/hsradius/session"
 )
 
 // Reply-Message texts of Access-Reject, by reason.
 const (
-	msgNoMAC        = "no device MAC address in Calling-Station-Id or User-Name"
-	msgBadPassword  = "wrong password for MAC authentication"
-	msgNoSession    = "no session for this device"
-	msgTimeUsedUp   = "session time used up"
-	msgDataUsedUp   = "session data used up"
-	msgExpired      = "session expired"
-	msgNotAvailable = "no available session"
+	msgNoMAC          = "no device MAC address in Calling-Station-Id"
+	msgNoMACUserName  = "no device MAC address in User-Name"
+	msgNotThisMAC     = "User-Name is not this device's MAC address (MAC authentication)"
+	msgMACsDisagree   = "User-Name and Calling-Station-Id name different devices"
+	msgNoCredential   = "no password (User-Password, CHAP-Password or EAP-Message)"
+	msgBadPassword    = "wrong password for MAC authentication"
+	msgNoSession      = "no session for this device"
+	msgTimeUsedUp     = "session time used up"
+	msgDataUsedUp     = "session data used up"
+	msgExpired        = "session expired"
+	msgNotAvailable   = "no available session"
+	userNameMACMaxLen = 64
 )
 
 func rejectMessage(err error) string {
@@ -38,28 +44,71 @@ func rejectMessage(err error) string {
 	return msgNotAvailable
 }
 
-// deviceMAC finds the device: Calling-Station-Id (RFC 3580 puts the MAC
-// there), else a MAC-shaped User-Name (MAC authentication).
-func deviceMAC(p *radius.Packet) (session.MAC, bool) {
-	if v, ok := p.Attributes.Lookup(rfc2865.CallingStationID_Type); ok {
-		if m, err := session.ParseMAC(strings.TrimSpace(string(v))); err == nil {
-			return m, true
-		}
+// attrMAC reads a MAC from an attribute, "" when absent or not a MAC.
+// suffix, when set and present, is removed first (CoovaChilli macsuffix).
+func attrMAC(p *radius.Packet, t radius.Type, suffix string) session.MAC {
+	v, ok := p.Attributes.Lookup(t)
+	if !ok || len(v) > userNameMACMaxLen {
+		return ""
 	}
-	if v, ok := p.Attributes.Lookup(rfc2865.UserName_Type); ok {
-		if m, err := session.ParseMAC(strings.TrimSpace(string(v))); err == nil {
-			return m, true
-		}
+	s := strings.TrimSpace(string(v))
+	if suffix != "" {
+		s = strings.TrimSuffix(s, suffix)
 	}
-	return "", false
+	m, err := session.ParseMAC(s)
+	if err != nil {
+		return ""
+	}
+	return m
+}
+
+// device finds the device a request or accounting packet is about, as the
+// NAS's login style says (NAS.Login): the MAC in Calling-Station-Id, or for
+// mac_username the MAC in User-Name (which Calling-Station-Id, when it holds
+// a MAC, must match). A name typed at a portal never picks the device. The
+// string is the Reply-Message when there is no device.
+func (n *nasEntry) device(p *radius.Packet) (session.MAC, string) {
+	csid := attrMAC(p, rfc2865.CallingStationID_Type, "")
+	if n.Login != LoginMACUserName {
+		if csid == "" {
+			return "", msgNoMAC
+		}
+		return csid, ""
+	}
+	user := attrMAC(p, rfc2865.UserName_Type, n.MACSuffix)
+	switch {
+	case user == "":
+		return "", msgNoMACUserName
+	case csid != "" && csid != user:
+		return "", msgMACsDisagree
+	}
+	return user, ""
+}
+
+// loginOK checks what the login style asks of User-Name and that the
+// request carries a credential. The string is the Reply-Message of a refusal.
+func (n *nasEntry) loginOK(p *radius.Packet, mac session.MAC) (bool, string) {
+	_, pap := p.Attributes.Lookup(rfc2865.UserPassword_Type)
+	_, chap := p.Attributes.Lookup(rfc2865.CHAPPassword_Type)
+	_, eap := p.Attributes.Lookup(rfc2869.EAPMessage_Type)
+	if !pap && !chap && !eap {
+		return false, msgNoCredential
+	}
+	if n.Login == LoginMAC && attrMAC(p, rfc2865.UserName_Type, n.MACSuffix) != mac {
+		return false, msgNotThisMAC
+	}
+	return true, ""
 }
 
 // authorize answers an Access-Request. A nil response means the store
 // failed: no answer, the NAS retries.
 func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
-	mac, ok := deviceMAC(p)
-	if !ok {
-		return reject(msgNoMAC, OutcomeRejected), nil
+	mac, why := nas.device(p)
+	if mac == "" {
+		return reject(why, OutcomeRejected), nil
+	}
+	if ok, why := nas.loginOK(p, mac); !ok {
+		return reject(why, OutcomeRejected), nil
 	}
 	if !passwordOK(nas, p, mac) {
 		return reject(msgBadPassword, OutcomeBadPassword), nil
@@ -77,11 +126,9 @@ func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
 	if err != nil {
 		return reject(rejectMessage(err), OutcomeRejected), nil
 	}
-	return &response{
-		code:    radius.CodeAccessAccept,
-		attrs:   s.limitAttrs(nas, cur.Limits(now), now, true),
-		outcome: OutcomeAccepted,
-	}, nil
+	attrs := s.limitAttrs(nas, cur.Limits(now), now, true)
+	attrs.Add(rfc2865.Class_Type, s.classes.next())
+	return &response{code: radius.CodeAccessAccept, attrs: attrs, outcome: OutcomeAccepted}, nil
 }
 
 func reject(msg, outcome string) *response {

@@ -181,12 +181,15 @@ func TestMACSpellings(t *testing.T) {
 	for _, where := range []string{"Calling-Station-Id", "User-Name"} {
 		for _, sp := range spellings {
 			t.Run(where+"="+strings.TrimSpace(sp), func(t *testing.T) {
-				e := newEnv(t)
-				e.store.put(sess(1, session.TypeTime, nil))
+				nas := testNAS()
 				fn := callingStation(sp)
 				if where == "User-Name" {
+					// Only a mac_username NAS reads the device from User-Name.
+					nas.Login = LoginMACUserName
 					fn = userName(sp)
 				}
+				e := newEnv(t, withNAS(nas))
+				e.store.put(sess(1, session.TypeTime, nil))
 				req := accessRequest(t, fn)
 				checkReply(t, e.send(Auth, req), req, testSecret, radius.CodeAccessAccept)
 				if len(e.store.lookups) != 1 || e.store.lookups[0] != testMAC {
@@ -195,21 +198,64 @@ func TestMACSpellings(t *testing.T) {
 			})
 		}
 	}
-	t.Run("Calling-Station-Id wins over a MAC-shaped User-Name", func(t *testing.T) {
-		e := newEnv(t)
-		e.store.put(sess(1, session.TypeTime, nil))
-		req := accessRequest(t, userName("02:00:00:00:00:09"), callingStation("AA-BB-CC-DD-EE-FF"))
-		checkReply(t, e.send(Auth, req), req, testSecret, radius.CodeAccessAccept)
-		if len(e.store.lookups) != 1 || e.store.lookups[0] != testMAC {
-			t.Errorf("store looked up %v, want [%s]", e.store.lookups, testMAC)
-		}
-	})
-	t.Run("non-MAC Calling-Station-Id falls back to User-Name", func(t *testing.T) {
-		e := newEnv(t)
-		e.store.put(sess(1, session.TypeTime, nil))
-		req := accessRequest(t, callingStation("10.1.2.3"), userName("AABBCCDDEEFF"))
-		checkReply(t, e.send(Auth, req), req, testSecret, radius.CodeAccessAccept)
-	})
+}
+
+// TestLoginStyles checks what each per-NAS login style accepts: where the
+// device's MAC is read, what User-Name must be, and that a request with no
+// credential at all is refused.
+func TestLoginStyles(t *testing.T) {
+	other := "02:00:00:00:00:09"
+	tests := []struct {
+		name   string
+		login  LoginStyle
+		suffix string
+		fns    []attrFn
+		bare   bool   // no User-Name or password added
+		want   string // "" = accepted for testMAC, else the Reply-Message
+	}{
+		{"mac: User-Name is the Calling-Station-Id MAC", LoginMAC, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("aabbccddeeff")}, false, ""},
+		{"mac: another device's MAC typed as User-Name", LoginMAC, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName(other)}, false, msgNotThisMAC},
+		{"mac: a name typed at a portal", LoginMAC, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("bob")}, false, msgNotThisMAC},
+		// The hole a review found: an IP in Calling-Station-Id and another
+		// device's MAC as User-Name picked that device.
+		{"mac: non-MAC Calling-Station-Id, MAC-shaped User-Name", LoginMAC, "", []attrFn{callingStation("10.0.0.5"), userName("AABBCCDDEEFF")}, false, msgNoMAC},
+		{"mac: no Calling-Station-Id", LoginMAC, "", []attrFn{userName("AABBCCDDEEFF")}, false, msgNoMAC},
+		{"mac: CoovaChilli macsuffix", LoginMAC, "@hotspot", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("AA-BB-CC-DD-EE-FF@hotspot")}, false, ""},
+		{"mac_username: MAC only in User-Name", LoginMACUserName, "", []attrFn{callingStation("10.0.0.5"), userName("AABBCCDDEEFF")}, false, ""},
+		{"mac_username: User-Name and Calling-Station-Id disagree", LoginMACUserName, "", []attrFn{callingStation(other), userName("AABBCCDDEEFF")}, false, msgMACsDisagree},
+		{"mac_username: User-Name not a MAC", LoginMACUserName, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("bob")}, false, msgNoMACUserName},
+		{"any_name: any User-Name, device from Calling-Station-Id", LoginAnyName, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("user000001")}, false, ""},
+		{"any_name: MAC-shaped User-Name does not pick the device", LoginAnyName, "", []attrFn{callingStation("10.0.0.5"), userName("AABBCCDDEEFF")}, false, msgNoMAC},
+		{"no credential at all", LoginAnyName, "", []attrFn{callingStation("AA-BB-CC-DD-EE-FF"), userName("AABBCCDDEEFF")}, true, msgNoCredential},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nas := testNAS()
+			nas.Login, nas.MACSuffix = tc.login, tc.suffix
+			e := newEnv(t, withNAS(nas))
+			e.store.put(sess(1, session.TypeTime, nil))
+			var req []byte
+			if tc.bare {
+				req = accessRequestBare(t, tc.fns...)
+			} else {
+				req = accessRequest(t, tc.fns...)
+			}
+			if tc.want == "" {
+				checkReply(t, e.send(Auth, req), req, testSecret, radius.CodeAccessAccept)
+				if len(e.store.lookups) != 1 || e.store.lookups[0] != testMAC {
+					t.Errorf("store looked up %v, want [%s]", e.store.lookups, testMAC)
+				}
+				return
+			}
+			p := checkReply(t, e.send(Auth, req), req, testSecret, radius.CodeAccessReject)
+			if got := attrMap(t, p)["Reply-Message"]; got != `"`+tc.want+`"` {
+				t.Errorf("Reply-Message: got %s, want %q", got, tc.want)
+			}
+			if len(e.store.lookups) != 0 {
+				t.Errorf("store looked up %v for a refused login", e.store.lookups)
+			}
+		})
+	}
 }
 
 // TestAccessAcceptCurrentSession checks the Accept describes the current

@@ -382,6 +382,7 @@ func badAuthorize(ctx context.Context, mac, addr string) error {
 	p := radius.New(radius.CodeAccessRequest, []byte(e2eSecret))
 	_ = rfc2865.UserName_SetString(p, mac)
 	_ = rfc2865.CallingStationID_SetString(p, mac)
+	_ = rfc2865.UserPassword_SetString(p, "x")
 	r, err := badExchange(ctx, p, addr)
 	if err != nil {
 		return err

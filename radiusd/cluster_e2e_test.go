@@ -61,6 +61,7 @@ func accessAccept(ctx context.Context, mac session.MAC, addr string) (uint32, er
 	p := radius.New(radius.CodeAccessRequest, []byte(e2eSecret))
 	_ = rfc2865.UserName_SetString(p, string(mac))
 	_ = rfc2865.CallingStationID_SetString(p, string(mac))
+	_ = rfc2865.UserPassword_SetString(p, "x")
 	r, err := exchange(ctx, p, addr)
 	if err != nil {
 		return 0, fmt.Errorf("Access-Request %s: %w", mac, err)

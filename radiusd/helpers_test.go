@@ -442,9 +442,31 @@ func signAcct(b, secret []byte) {
 	copy(b[4:20], h.Sum(nil))
 }
 
+// accessRequest is an Access-Request as a NAS doing MAC authentication
+// sends it: unless fns set them, User-Name is the Calling-Station-Id and
+// the password is PAP "x". accessRequestBare adds nothing.
 func accessRequest(t testing.TB, fns ...attrFn) []byte {
 	t.Helper()
+	return buildRequest(t, radius.CodeAccessRequest, testSecret, true, append(fns, macLogin)...)
+}
+
+func accessRequestBare(t testing.TB, fns ...attrFn) []byte {
+	t.Helper()
 	return buildRequest(t, radius.CodeAccessRequest, testSecret, true, fns...)
+}
+
+func macLogin(p *radius.Packet) {
+	if _, ok := p.Attributes.Lookup(rfc2865.UserName_Type); !ok {
+		if v, ok := p.Attributes.Lookup(rfc2865.CallingStationID_Type); ok {
+			_ = rfc2865.UserName_Add(p, v)
+		}
+	}
+	_, pap := p.Attributes.Lookup(rfc2865.UserPassword_Type)
+	_, chap := p.Attributes.Lookup(rfc2865.CHAPPassword_Type)
+	_, eap := p.Attributes.Lookup(rfc2869.EAPMessage_Type)
+	if !pap && !chap && !eap {
+		papPassword("x")(p)
+	}
 }
 
 func acctRequest(t testing.TB, fns ...attrFn) []byte {
@@ -568,6 +590,8 @@ func decodeAttrs(t testing.TB, p *radius.Packet) []string {
 		switch {
 		case a.Type == rfc2869.MessageAuthenticator_Type:
 			lines = append(lines, "Message-Authenticator = <verified>")
+		case a.Type == rfc2865.Class_Type && strings.HasPrefix(string(a.Attribute), classPrefix):
+			lines = append(lines, "Class = <unique, "+classPrefix+"...>")
 		case a.Type == rfc2865.VendorSpecific_Type:
 			vendor, vsa, err := radius.VendorSpecific(a.Attribute)
 			if err != nil {

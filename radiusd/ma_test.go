@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 
 	"github.com/hotspot-radius/hsradius/session"
@@ -21,7 +22,7 @@ func maRequest(t *testing.T, code radius.Code, ma string) []byte {
 	t.Helper()
 	var fns []attrFn
 	if code == radius.CodeAccessRequest {
-		fns = append(fns, callingStation("aabbccddeeff"))
+		fns = append(fns, callingStation("aabbccddeeff"), macLogin)
 	}
 	b := buildRequest(t, code, testSecret, ma != "none", fns...)
 	if ma == "bad" {
@@ -173,6 +174,8 @@ func TestMessageAuthenticatorFraming(t *testing.T) {
 	first := radius.New(radius.CodeAccessRequest, testSecret)
 	_ = rfc2869.MessageAuthenticator_Add(first, make([]byte, 16))
 	first.Add(31, []byte("aabbccddeeff")) // Calling-Station-Id after it
+	first.Add(1, []byte("aabbccddeeff"))  // User-Name
+	_ = rfc2865.UserPassword_AddString(first, "x")
 	b, _ := first.Encode()
 	signMA(t, b, testSecret)
 	checkReply(t, e.send(Auth, b), b, testSecret, radius.CodeAccessAccept)

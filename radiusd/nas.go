@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/hotspot-radius/hsradius/session"
 )
 
 // Profile names a family of reply attributes a NAS understands (DESIGN §6).
@@ -136,6 +139,99 @@ type NAS struct {
 	Password PasswordMode
 	// FixedPassword is the password PasswordFixed expects.
 	FixedPassword string
+	// Login says how this NAS's logins name the device and the customer:
+	// the one per-NAS setting that decides where the device's MAC is read
+	// and what User-Name must be.
+	Login LoginStyle
+	// MACSuffix is text the NAS appends to a MAC in User-Name (CoovaChilli
+	// macsuffix); it is removed before the MAC is read.
+	MACSuffix string
+	// Acct is how this NAS's accounting counters are read.
+	Acct session.AcctPolicy
+}
+
+// LoginStyle is how a NAS's Access-Requests name the device and the
+// customer; accounting reads the device the same way.
+type LoginStyle uint8
+
+// Login styles.
+const (
+	// LoginMAC is MAC authentication: the device is the MAC in
+	// Calling-Station-Id, and User-Name must be that same MAC (in any
+	// spelling, plus MACSuffix). A name typed at a portal is refused.
+	LoginMAC LoginStyle = iota
+	// LoginMACUserName is MAC authentication by a NAS that does not put the
+	// MAC in Calling-Station-Id: the device is the MAC in User-Name. Only
+	// here does User-Name choose the device; if Calling-Station-Id holds a
+	// MAC as well, the two must agree.
+	LoginMACUserName
+	// LoginAnyName: the device is the MAC in Calling-Station-Id and
+	// User-Name is not looked at. For a NAS that checks its users itself
+	// (or a load test); any name typed at a portal gets in when the device
+	// has a session.
+	LoginAnyName
+)
+
+// ParseLoginStyle accepts mac, mac_username or any_name.
+func ParseLoginStyle(s string) (LoginStyle, error) {
+	switch strings.ToLower(s) {
+	case "mac", "":
+		return LoginMAC, nil
+	case "mac_username":
+		return LoginMACUserName, nil
+	case "any_name":
+		return LoginAnyName, nil
+	}
+	return 0, fmt.Errorf("%q: want mac (User-Name is the MAC in Calling-Station-Id), mac_username (the MAC is only in User-Name) or any_name (User-Name not checked)", s)
+}
+
+func (l LoginStyle) String() string {
+	switch l {
+	case LoginMACUserName:
+		return "mac_username"
+	case LoginAnyName:
+		return "any_name"
+	}
+	return "mac"
+}
+
+// ParseAcctUpdates accepts interim, stop_start or stop_start_reset.
+func ParseAcctUpdates(s string) (session.AcctUpdates, error) {
+	switch strings.ToLower(s) {
+	case "interim", "":
+		return session.AcctUpdatesInterim, nil
+	case "stop_start":
+		return session.AcctUpdatesStopStart, nil
+	case "stop_start_reset":
+		return session.AcctUpdatesStopStartReset, nil
+	}
+	return 0, fmt.Errorf("%q: want interim, stop_start (pfSense \"Stop/Start\") or stop_start_reset (pfSense \"Stop/Start (FreeRADIUS)\")", s)
+}
+
+// ParseCounterWrap accepts wrap (a 32-bit counter that went down wrapped,
+// when the NAS never sent Gigawords) or reset (it restarted from zero).
+func ParseCounterWrap(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "wrap", "":
+		return true, nil
+	case "reset":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want wrap (octets that go down without Gigawords wrapped at 4 GiB) or reset (the NAS restarted its counters)", s)
+}
+
+// DefaultRetransmitWindow is how long a NAS may resend one accounting
+// packet without raising Acct-Delay-Time (see NAS.Acct).
+const DefaultRetransmitWindow = 2 * time.Minute
+
+// acctNAS is the accounting identity of a packet from src: the NAS's name,
+// with the source address when the entry is a network (several access
+// points behind one entry count their sessions apart).
+func (n *nasEntry) acctNAS(src netip.Addr) string {
+	if n.Prefix.IsSingleIP() {
+		return n.Name
+	}
+	return n.Name + "@" + src.Unmap().WithZone("").String()
 }
 
 // SpillAction is a NAS's reaction to spill-over.
@@ -190,14 +286,19 @@ func newNASTable(list []NAS) (*nasTable, error) {
 		}
 		prefixes[p] = n.Name
 		n.Prefix = p
+		if n.Acct.RetransmitWindow <= 0 {
+			n.Acct.RetransmitWindow = DefaultRetransmitWindow
+		}
 		t.byPrefix = append(t.byPrefix, &nasEntry{NAS: n})
 	}
 	sort.SliceStable(t.byPrefix, func(i, j int) bool { return t.byPrefix[i].Prefix.Bits() > t.byPrefix[j].Prefix.Bits() })
 	return t, nil
 }
 
-// byName returns the NAS with that name, nil if unknown.
+// byName returns the NAS with that name, nil if unknown. An accounting
+// identity "name@address" names its entry.
 func (t *nasTable) byName(name string) *nasEntry {
+	name, _, _ = strings.Cut(name, "@")
 	for _, e := range t.byPrefix {
 		if e.Name == name {
 			return e

@@ -143,6 +143,8 @@ func TestOverloadBurst(t *testing.T) {
 	// answered the server has read the whole burst.
 	p := radius.New(radius.CodeAccessRequest, testSecret)
 	_ = rfc2865.CallingStationID_SetString(p, "aa-bb-cc-dd-ee-ff")
+	_ = rfc2865.UserName_SetString(p, "aa-bb-cc-dd-ee-ff")
+	_ = rfc2865.UserPassword_SetString(p, "x")
 	p.Attributes = append(radius.Attributes{{Type: rfc2869.MessageAuthenticator_Type, Attribute: make([]byte, 16)}}, p.Attributes...)
 	wire, err := p.Encode()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
 
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -112,7 +113,8 @@ type Server struct {
 	nworkers atomic.Int64
 	maxWork  int64
 
-	enf *enforcer // nil when enforcement is off
+	enf     *enforcer // nil when enforcement is off
+	classes *classes  // Class values of Access-Accepts
 
 	mu    sync.Mutex
 	conns map[net.PacketConn]struct{}
@@ -158,22 +160,27 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: %w", err)
 	}
+	cls, err := newClasses()
+	if err != nil {
+		return nil, fmt.Errorf("radiusd: class values: %w", err)
+	}
 	var enf *enforcer
 	if cfg.Enforce != nil {
 		enf = newEnforcer(*cfg.Enforce, cfg.AcctInterimInterval)
 	}
 	return &Server{
-		enf:   enf,
-		cfg:   cfg,
-		nas:   table,
-		cache: newRespCache(cfg.CacheTTL, cfg.CacheMax),
-		sem:   make(chan struct{}, cfg.MaxInFlight),
-		work:  make(chan task),
-		quit:  make(chan struct{}),
-		log:   cfg.Log,
-		warn:  cfg.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
-		now:   cfg.Now,
-		conns: map[net.PacketConn]struct{}{},
+		classes: cls,
+		enf:     enf,
+		cfg:     cfg,
+		nas:     table,
+		cache:   newRespCache(cfg.CacheTTL, cfg.CacheMax),
+		sem:     make(chan struct{}, cfg.MaxInFlight),
+		work:    make(chan task),
+		quit:    make(chan struct{}),
+		log:     cfg.Log,
+		warn:    cfg.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
+		now:     cfg.Now,
+		conns:   map[net.PacketConn]struct{}{},
 
 		maxWork: int64(min(cfg.MaxInFlight, maxWorkers)),
 	}, nil
@@ -264,6 +271,12 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 	}
 	if !servedOn(radius.Code(pkt[0]), l) {
 		s.drop(l, code, OutcomeUnsupported, nas, src, fmt.Errorf("code %s not served on the %s port", code, l))
+		return
+	}
+	// Authenticity before the cache: a forged packet must not take a cache
+	// entry (a flood of them would hold memory for the entry's lifetime).
+	if outcome, err := s.authentic(nas, pkt, maOff); err != nil {
+		s.drop(l, code, outcome, nas, src, err)
 		return
 	}
 	key := cacheKey{src: src, l: l, id: pkt[1]}
@@ -382,27 +395,6 @@ func (s *Server) handle(conn net.PacketConn, l Listener, nas *nasEntry, pkt []by
 func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src netip.AddrPort) ([]byte, string, error) {
 	code := radius.Code(pkt[0])
 	secret := nas.Secret
-	switch code {
-	case radius.CodeAccountingRequest:
-		if !verifyRequestAuth(pkt, secret) {
-			return nil, OutcomeBadAuth, errRequestAuth
-		}
-	case radius.CodeAccessRequest, radius.CodeStatusServer:
-		if maOff == 0 {
-			if code == radius.CodeStatusServer || nas.MAPolicy == MARequire || (nas.MAPolicy == MAAuto && nas.maSeen.Load()) {
-				return nil, OutcomeMissingMA, errMAMissing
-			}
-		}
-	}
-	if maOff != 0 {
-		if !verifyMA(pkt, maOff, secret) {
-			return nil, OutcomeBadMA, errMABad
-		}
-		if nas.MAPolicy == MAAuto && code == radius.CodeAccessRequest && !nas.maSeen.Load() {
-			nas.maSeen.Store(true)
-			s.log.Info().Str("nas", nas.Name).Msg("NAS sent a Message-Authenticator: now required from it (policy auto)")
-		}
-	}
 	p, err := radius.Parse(pkt, secret)
 	if err != nil {
 		return nil, OutcomeMalformed, err
@@ -429,6 +421,14 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	// DESIGN §7.3: every Access-* reply and every Status-Server reply,
 	// including the Accounting-Response to one on the accounting port.
 	withMA := r.code != radius.CodeAccountingResponse || code == radius.CodeStatusServer
+	// RFC 2865 §5.33: every Proxy-State of the request, in order, in the
+	// reply (after the Message-Authenticator, which encodeReply puts first),
+	// so that a proxy in front of us can match its requests.
+	for _, a := range p.Attributes {
+		if a.Type == rfc2865.ProxyState_Type {
+			r.attrs = append(r.attrs, a)
+		}
+	}
 	b, err := encodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
 	if err != nil {
 		return nil, OutcomeMalformed, err
@@ -438,6 +438,37 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 			Str("reply", r.code.String()).Str("outcome", r.outcome).Msg("request answered")
 	}
 	return b, r.outcome, nil
+}
+
+// authentic checks a request's origin before anything else is done with it
+// (the response cache included): the Request Authenticator of an
+// Accounting-Request, the Message-Authenticator of an Access-Request or
+// Status-Server as the NAS's policy requires it. The string is the outcome
+// of a refusal.
+func (s *Server) authentic(nas *nasEntry, pkt []byte, maOff int) (string, error) {
+	code := radius.Code(pkt[0])
+	switch code {
+	case radius.CodeAccountingRequest:
+		if !verifyRequestAuth(pkt, nas.Secret) {
+			return OutcomeBadAuth, errRequestAuth
+		}
+	case radius.CodeAccessRequest, radius.CodeStatusServer:
+		if maOff == 0 {
+			if code == radius.CodeStatusServer || nas.MAPolicy == MARequire || (nas.MAPolicy == MAAuto && nas.maSeen.Load()) {
+				return OutcomeMissingMA, errMAMissing
+			}
+		}
+	}
+	if maOff != 0 {
+		if !verifyMA(pkt, maOff, nas.Secret) {
+			return OutcomeBadMA, errMABad
+		}
+		if nas.MAPolicy == MAAuto && code == radius.CodeAccessRequest && !nas.maSeen.Load() {
+			nas.maSeen.Store(true)
+			s.log.Info().Str("nas", nas.Name).Msg("NAS sent a Message-Authenticator: now required from it (policy auto)")
+		}
+	}
+	return "", nil
 }
 
 // dropError is a handler's reason to drop a request other than a store
@@ -486,7 +517,15 @@ func (s *Server) drop(l Listener, code, outcome string, nas *nasEntry, src netip
 	if outcome == OutcomeStoreError {
 		ev = s.log.Error() // every store failure matters, unsampled
 	}
-	ev.Err(err).Str("nas", nas.Name).Str("src", src.String()).Str("code", code).Str("outcome", outcome).Msg("request dropped")
+	ev = ev.Err(err).Str("nas", nas.Name).Str("src", src.String()).Str("code", code).Str("outcome", outcome)
+	if outcome == OutcomeMissingMA && code != radius.CodeStatusServer.String() {
+		// The one drop an operator causes by configuration (pfSense before
+		// 2.9 never sends it): name the setting, so one look finds it.
+		ev.Str("setting", "require_message_authenticator: "+nas.MAPolicy.String()).
+			Msgf("request dropped: nas %s sent no Message-Authenticator and its require_message_authenticator is %s (set it to no for a NAS that cannot send one, e.g. pfSense before 2.9)", nas.Name, nas.MAPolicy)
+		return
+	}
+	ev.Msg("request dropped")
 }
 
 // storeCtx returns the context for one store call: never cancelled by

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strings"
 	"strconv"
 	"time"
 
@@ -11,19 +13,33 @@ import (
 	"github.com/hotspot-radius/hsradius/session"
 )
 
-// ValidNAS reports whether a NAS name fits the key schema: 1 to 64 of
-// A-Z a-z 0-9 . _ - (no ':' that would make record keys ambiguous, no
-// braces that would change the hash tag).
+// ValidNAS reports whether a NAS identity fits the key schema: a name of 1
+// to 64 of A-Z a-z 0-9 . _ - (no ':' that would make record keys ambiguous,
+// no braces that would change the hash tag), optionally followed by
+// "@<IP address>" when the NAS entry is a network and the source address
+// is part of the accounting identity.
 func ValidNAS(nas string) error {
-	ok := nas != "" && len(nas) <= 64
-	for i := 0; ok && i < len(nas); i++ {
-		c := nas[i]
+	name, src, hasSrc := strings.Cut(nas, "@")
+	ok := name != "" && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
 		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 	}
+	if ok && hasSrc {
+		a, err := netip.ParseAddr(src)
+		ok = err == nil && a.Zone() == "" && a.String() == src
+	}
 	if !ok {
-		return fmt.Errorf("%w: nas name %q: want 1 to 64 of A-Z a-z 0-9 . _ -", session.ErrInvalid, nas)
+		return fmt.Errorf("%w: nas %q: want a name of 1 to 64 of A-Z a-z 0-9 . _ -, optionally followed by @<IP address>", session.ErrInvalid, nas)
 	}
 	return nil
+}
+
+// splitNAS separates a NAS identity into the NAS's name, which keys its
+// open-record index, and the source address ("" for a one-address entry).
+func splitNAS(nas string) (name, src string) {
+	name, src, _ = strings.Cut(nas, "@")
+	return name, src
 }
 
 // Account applies one accounting packet to the device's sessions: one Lua
@@ -74,17 +90,19 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		strconv.FormatUint(ev.OutputOctets, 10),
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
 		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
-		nasClock,
+		nasClock, ev.Class, flag(ev.Gigawords), flag(ev.Policy.Wrap32),
+		int64(ev.Policy.RetransmitWindow / time.Second), updatesArg(ev.Policy.Updates),
 	}
-	member := openMember(ev.MAC, ev.SessionID)
+	name, src := splitNAS(ev.NAS)
+	member := openMember(ev.MAC, src, ev.SessionID)
 	var cmd *redis.Cmd
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
 		cmd = evalScript(ctx, pipe, s.account, eval, keys, args...)
 		if ev.Kind == session.AcctStop {
-			pipe.ZRem(ctx, s.keys.nasOpen(ev.NAS), member)
+			pipe.ZRem(ctx, s.keys.nasOpen(name), member)
 			pipe.ZRem(ctx, s.keys.schedule(), schedMember(ev.NAS, ev.MAC, ev.SessionID))
 		} else {
-			pipe.ZAdd(ctx, s.keys.nasOpen(ev.NAS), redis.Z{Score: float64(now), Member: member})
+			pipe.ZAdd(ctx, s.keys.nasOpen(name), redis.Z{Score: float64(now), Member: member})
 		}
 	})
 	if err != nil {
@@ -99,6 +117,23 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: reply: %w", kind, ev.NAS, ev.SessionID, err)
 	}
 	return res, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func updatesArg(u session.AcctUpdates) string {
+	switch u {
+	case session.AcctUpdatesStopStart:
+		return "stopstart"
+	case session.AcctUpdatesStopStartReset:
+		return "stopstart_reset"
+	}
+	return "interim"
 }
 
 func decodeAcct(v []any) (session.AcctResult, error) {
@@ -150,27 +185,42 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 }
 
 // CloseNAS closes every accounting record of the NAS that was open at the
-// moment it rebooted (Accounting-On/Off, DESIGN §5.7): their consumption
-// stays as last reported; records updated after at stay open. at is on the
-// server's clock (arrival minus Acct-Delay-Time), as records' updated_at is. It returns how
-// many records it closed. Not one script: a NAS's records live in its
-// devices' slots, so this walks the NAS's open index in pipelined batches.
+// moment it rebooted (Accounting-On/Off): their consumption stays as last
+// reported; records updated after at stay open. at is on the server's clock
+// (arrival minus Acct-Delay-Time), as records' updated_at is. nas is a NAS
+// identity: "name@address" closes only the records of that address within
+// a network entry (one access point rebooted), a bare name every record of
+// the entry (the reaper). It returns how many records it closed. Not one
+// script: a NAS's records live in its devices' slots, so this walks the
+// NAS's open index in pipelined batches.
 func (s *Store) CloseNAS(ctx context.Context, nas string, at time.Time, reason string) (int, error) {
 	if err := ValidNAS(nas); err != nil {
 		return 0, err
 	}
-	idx := s.keys.nasOpen(nas)
+	name, only := splitNAS(nas)
+	idx := s.keys.nasOpen(name)
 	max := strconv.FormatInt(at.Unix(), 10)
 	closed := 0
+	var skip int64 // members of other addresses, left in the index
 	for {
-		members, err := s.rdb.ZRangeByScore(ctx, idx, &redis.ZRangeBy{Min: "-inf", Max: max, Count: 256}).Result()
+		members, err := s.rdb.ZRangeByScore(ctx, idx, &redis.ZRangeBy{Min: "-inf", Max: max, Offset: skip, Count: 256}).Result()
 		if err != nil {
 			return closed, fmt.Errorf("redisstore: close nas %s: %w", nas, err)
 		}
 		if len(members) == 0 {
 			return closed, nil
 		}
-		n, err := s.closeRecords(ctx, nas, members, at, reason)
+		mine := members[:0:0]
+		for _, m := range members {
+			if _, src, _, ok := parseOpenMember(m); !ok || only == "" || src == only {
+				mine = append(mine, m)
+			}
+		}
+		skip += int64(len(members) - len(mine))
+		if len(mine) == 0 {
+			continue
+		}
+		n, err := s.closeRecords(ctx, name, mine, at, reason)
 		closed += n
 		if err != nil {
 			return closed, fmt.Errorf("redisstore: close nas %s: %w", nas, err)
@@ -180,7 +230,7 @@ func (s *Store) CloseNAS(ctx context.Context, nas string, at time.Time, reason s
 
 // closeRecords closes the records named by members of the NAS's open index
 // and removes the members.
-func (s *Store) closeRecords(ctx context.Context, nas string, members []string, at time.Time, reason string) (int, error) {
+func (s *Store) closeRecords(ctx context.Context, name string, members []string, at time.Time, reason string) (int, error) {
 	rem := make([]any, len(members))
 	for i, m := range members {
 		rem[i] = m
@@ -189,15 +239,16 @@ func (s *Store) closeRecords(ctx context.Context, nas string, members []string, 
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
 		cmds = cmds[:0]
 		for _, m := range members {
-			mac, id, ok := parseOpenMember(m)
+			mac, src, id, ok := parseOpenMember(m)
 			if !ok {
 				continue
 			}
+			nas := joinNAS(name, src)
 			keys := []string{s.keys.record(mac, nas, id), s.keys.deviceOpen(mac)}
 			args := []any{at.Unix(), s.stopped, reason, nas + "|" + id}
 			cmds = append(cmds, evalScript(ctx, pipe, s.close, eval, keys, args...))
 		}
-		pipe.ZRem(ctx, s.keys.nasOpen(nas), rem...)
+		pipe.ZRem(ctx, s.keys.nasOpen(name), rem...)
 	})
 	if err != nil {
 		return 0, err

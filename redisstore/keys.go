@@ -15,8 +15,12 @@ import (
 //	<prefix>{<mac>}:seq             string last n handed out
 //	<prefix>{<mac>}:acct:<nas>:<id> hash   accounting record (TTL)
 //	<prefix>{<mac>}:open            set    the device's open records, "<nas>|<id>"
-//	<prefix>nas:{<nas>}:open        zset   open records of a NAS, scored by
+//	<prefix>nas:{<name>}:open       zset   open records of a NAS entry, scored by
 //	                                       last update (Accounting-On, reaper)
+//
+// <nas> in a record key is the NAS identity: the entry's name, or
+// "<name>@<address>" for a network entry (the address is part of the
+// accounting identity there).
 //	<prefix>{sched}:due             zset   open records, scored by when their
 //	                                       session ends (enforcement schedule)
 type keys struct{ prefix string }
@@ -42,17 +46,34 @@ func (k keys) schedule() string { return k.prefix + "{sched}:due" }
 
 func (k keys) nasOpen(nas string) string { return k.prefix + "nas:{" + nas + "}:open" }
 
-// openMember is a record's member in its NAS's open set.
-func openMember(mac session.MAC, acctID string) string { return mac.Hex() + "|" + acctID }
-
-func parseOpenMember(m string) (session.MAC, string, bool) {
-	hex, id, ok := strings.Cut(m, "|")
-	if !ok {
-		return "", "", false
+// openMember is a record's member in its NAS's open index:
+// "<mac hex>|<Acct-Session-Id>", or "<mac hex>@<address>|<Acct-Session-Id>"
+// for a record of one address of a network NAS entry. An address never
+// holds '|', so the first '|' ends it whatever the Acct-Session-Id holds.
+func openMember(mac session.MAC, src, acctID string) string {
+	if src != "" {
+		return mac.Hex() + "@" + src + "|" + acctID
 	}
+	return mac.Hex() + "|" + acctID
+}
+
+func parseOpenMember(m string) (mac session.MAC, src, acctID string, ok bool) {
+	head, id, ok := strings.Cut(m, "|")
+	if !ok {
+		return "", "", "", false
+	}
+	hex, src, _ := strings.Cut(head, "@")
 	mac, err := session.ParseMAC(hex)
 	if err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
-	return mac, id, true
+	return mac, src, id, true
+}
+
+// joinNAS is the NAS identity of a name and a source address ("" for none).
+func joinNAS(name, src string) string {
+	if src == "" {
+		return name
+	}
+	return name + "@" + src
 }

@@ -31,8 +31,11 @@ func (k AcctKind) String() string {
 // InputOctets and OutputOctets are 64-bit (Gigawords << 32 | Octets).
 type AcctEvent struct {
 	Kind AcctKind
-	// NAS identifies the NAS (its configured name); with SessionID it keys the
-	// accounting record: Acct-Session-Id alone is not unique across NAS.
+	// NAS identifies the NAS that counts this session: its configured name,
+	// or "name@address" when the NAS entry is a network (several access
+	// points share the entry and may hand out the same Acct-Session-Id).
+	// With SessionID it keys the accounting record: Acct-Session-Id alone is
+	// not unique across NAS.
 	NAS       string
 	SessionID string // Acct-Session-Id
 	MAC       MAC
@@ -51,10 +54,55 @@ type AcctEvent struct {
 	// Now is the server's clock at arrival; availability and expiry are
 	// judged at Now.
 	Now time.Time
+	// Class is the Class attribute the NAS echoed from our Access-Accept
+	// ("" when it echoed none of ours). Each Access-Accept carries a unique
+	// one, so two packets with different Classes belong to different
+	// authorizations, whatever their Acct-Session-Id.
+	Class string
+	// Gigawords is true when the packet carried Acct-Input-Gigawords or
+	// Acct-Output-Gigawords: the NAS counts in 64 bits.
+	Gigawords bool
+	// Policy is how this NAS's counters are read.
+	Policy AcctPolicy
 	// NASAttrs are kept on the record so that a Disconnect/CoA sent later
 	// (by the scheduler, the admin API) can identify the session to the NAS.
 	NASAttrs NASAttrs
 }
+
+// AcctPolicy is how a NAS's accounting is read; see docs/ARCHITECTURE.md,
+// "Accounting records and their identity".
+type AcctPolicy struct {
+	// RetransmitWindow is the longest a copy of one packet may arrive after
+	// the NAS produced it without the NAS raising Acct-Delay-Time. A packet
+	// whose NAS session began more than this after the record's cannot be a
+	// copy of that record's packets: it is a new NAS session reusing the
+	// Acct-Session-Id. Zero disables the rule.
+	RetransmitWindow time.Duration
+	// Wrap32, when octets go down while the session time goes up and neither
+	// this packet nor any earlier one of the record carried Gigawords,
+	// counts the 32-bit counter as wrapped (once) instead of restarted.
+	Wrap32 bool
+	// Updates is how the NAS reports an open session: AcctUpdatesInterim
+	// (Interim-Update, the usual) or a Stop followed by a Start that reuse
+	// the Acct-Session-Id (pfSense's "Stop/Start" modes).
+	Updates AcctUpdates
+}
+
+// AcctUpdates is how a NAS reports a session while it runs.
+type AcctUpdates uint8
+
+// Accounting update styles.
+const (
+	// AcctUpdatesInterim: Interim-Update packets; a Stop ends the session.
+	AcctUpdatesInterim AcctUpdates = iota
+	// AcctUpdatesStopStart: at each update a Stop then a Start with the same
+	// Acct-Session-Id, the Stop's counters cumulative since login
+	// (pfSense "Stop/Start").
+	AcctUpdatesStopStart
+	// AcctUpdatesStopStartReset: the same, with counters counted since the
+	// last Start (pfSense "Stop/Start (FreeRADIUS)").
+	AcctUpdatesStopStartReset
+)
 
 // NASAttrs are the attributes a NAS identifies a session by in RFC 5176
 // requests, as the NAS sent them.

@@ -9,6 +9,10 @@
 --      13 User-Name 14 Calling-Station-Id 15 Framed-IP-Address
 --      16 NAS-IP-Address 17 NAS-Identifier 18 source IP (kept for Disconnect/CoA)
 --      19 '1' when the event time is the NAS's Event-Timestamp
+--      20 Class echoed from our Access-Accept ('' if none)
+--      21 '1' when the packet carried Gigawords  22 '1': read a decrease
+--         without Gigawords as a 32-bit wrap      23 retransmit window (s)
+--      24 updates: interim | stopstart | stopstart_reset
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
 --          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
 --          new record 0|1, left 0|1}
@@ -28,7 +32,8 @@ local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
-  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by')
+  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
+  'started_at', 'class', 'gw', 'seg_at')
 -- A record closed by Accounting-On/Off or the reaper was closed on our
 -- guess, not by the NAS: packets whose counters move past it still count
 -- (a late or retransmitted Accounting-On must not make sessions free).
@@ -36,26 +41,58 @@ local reopened = r[1] == 'stopped' and r[12] ~= false
 local exists = r[1] ~= false
 local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
+local nasclock, class, updates = ARGV[19] == '1', ARGV[20], ARGV[24]
+local gw = ARGV[21] == '1' or r[15] == '1'
 
 -- Deltas from the cumulative counters; new absolutes to store.
 local outcome = 'applied'
 local dt, din, dout = 0, 0, 0
 local new_in, new_out, new_t = inb, outb, st
 local fresh = not exists -- the record (re)starts: counters count from zero
-if kind == 'start' then
-  if exists and (ARGV[19] ~= '1' or ev <= last_ev) then
-    -- A retransmitted, replayed or late Start. Only the NAS's own clock
-    -- (Event-Timestamp) can prove a Start newer than the record: our arrival
-    -- time cannot tell a delayed duplicate from a reused Acct-Session-Id,
-    -- and counting a duplicate again is the worse error.
-    outcome = 'stale'
+-- A counter lower than the record's while the clock advanced was reset, or
+-- (a 32-bit counter of a NAS that never sent Gigawords) wrapped once.
+local wrap = ARGV[22] == '1' and not gw
+local function grown(new, last)
+  if new >= last then return new - last end
+  if wrap and last < 4294967296 then return new + 4294967296 - last end
+  return new
+end
+local segmented = updates ~= 'interim' and kind ~= 'interim'
+local seg -- the start of the segment a pfSense-style Stop closes
+if not exists then
+  dt, din, dout = st, inb, outb
+  if segmented and kind == 'stop' then seg = ev - st end
+elseif segmented then
+  -- pfSense "Stop/Start": at each update a Stop, then a Start with the same
+  -- Acct-Session-Id and no counters. pfSense zeroes its octet counters after
+  -- each Stop, so a Stop's octets cover its segment only; its session time
+  -- is cumulative since login (stopstart) or the segment's own
+  -- (stopstart_reset, "FreeRADIUS" mode). The record keeps the totals. A
+  -- Stop is a new segment when its session time passed the record's
+  -- (stopstart), or when its segment began more than the retransmit window
+  -- after the last counted one (stopstart_reset, whose session time says
+  -- nothing about order); anything else is a copy of a counted Stop.
+  if kind == 'start' then
+    if r[1] == 'stopped' then reopened = true else outcome = 'stale' end
   else
-    -- A new accounting session; an existing record means the NAS reused the
-    -- Acct-Session-Id (after a reboot): start it again from zero.
-    if exists then redis.call('DEL', rec) end
-    exists, fresh = false, true
-    dt, din, dout = st, inb, outb
+    local began, last_seg = ev - st, tonumber(r[16])
+    local newseg
+    if updates == 'stopstart' then
+      newseg = st > last_t
+    else
+      newseg = last_seg == nil or began > last_seg + tonumber(ARGV[23])
+    end
+    if newseg then
+      dt = updates == 'stopstart' and st - last_t or st
+      din, dout = inb, outb
+      new_in, new_out, new_t = last_in + inb, last_out + outb, last_t + dt
+      seg = began
+    else
+      outcome = 'stale'
+    end
   end
+elseif kind == 'start' then
+  outcome = 'stale' -- a retransmitted, replayed or late Start, unless proven new below
 elseif r[1] == 'stopped' and not reopened then
   outcome = 'after_stop' -- a Stop is final: late packets add nothing
 elseif st < last_t then
@@ -64,13 +101,42 @@ elseif st == last_t then
   -- Same clock: only growth counts (two packets of one second, duplicates).
   din, dout = math.max(0, inb - last_in), math.max(0, outb - last_out)
   new_in, new_out = math.max(inb, last_in), math.max(outb, last_out)
-  if exists and din == 0 and dout == 0 and kind ~= 'stop' then outcome = 'stale' end
+  if din == 0 and dout == 0 and kind ~= 'stop' then outcome = 'stale' end
 else
-  -- The clock advanced: a counter that went down was reset (or wrapped
-  -- without Gigawords) and counts again from zero.
-  dt = st - last_t
-  din = inb >= last_in and inb - last_in or inb
-  dout = outb >= last_out and outb - last_out or outb
+  dt, din, dout = st - last_t, grown(inb, last_in), grown(outb, last_out)
+end
+
+-- The same Acct-Session-Id for a new NAS session (a NAS that rebooted, two
+-- access points of one NAS entry): the record starts again from zero, and
+-- what the old NAS session reported stays charged. The proofs, strongest
+-- first (docs/ARCHITECTURE.md, "Accounting records and their identity"):
+-- the Class of another Access-Accept; the NAS's clock (Event-Timestamp) past
+-- the record; a session time past the record's final Stop; a NAS session
+-- that began more than the retransmit window after the record's began (no
+-- copy of the record's packets can arrive that late). Without a proof a
+-- packet the record would ignore stays ignored: counting a delayed
+-- duplicate again is the worse error, and the NAS session's next packet
+-- carries its counters again.
+if exists and not segmented then
+  local same_auth = class ~= '' and r[14] == class
+  local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
+  local new = other_auth
+  if not new and not same_auth and outcome ~= 'applied' then
+    local began, rbegan = ev - st, tonumber(r[13])
+    local window = nasclock and 5 or tonumber(ARGV[23])
+    rbegan = rbegan or began
+    new = (nasclock and kind == 'start' and ev > last_ev)
+      or (r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
+      or (window > 0 and began > rbegan + window)
+  end
+  if new then
+    redis.call('DEL', rec)
+    exists, fresh, reopened, outcome = false, true, false, 'applied'
+    dt, din, dout = st, inb, outb
+    new_in, new_out, new_t = inb, outb, st
+    last_in, last_out, last_t, last_ev = 0, 0, 0, 0
+    gw = ARGV[21] == '1'
+  end
 end
 
 if outcome ~= 'applied' then
@@ -206,6 +272,9 @@ local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
 if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
 if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
+if seg then put('seg_at', int(seg)) end
+if class ~= '' and (not exists or r[14] == false) then put('class', class) end
+if gw and (not exists or r[15] ~= '1') then put('gw', '1') end
 if not exists then
   put('mac', ARGV[10]); put('nas', ARGV[11]); put('acct_session_id', ARGV[12])
   put('started_at', int(math.max(0, ev - st)))
