@@ -33,7 +33,7 @@ local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
   'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
-  'started_at', 'class', 'gw', 'seg_at')
+  'started_at', 'class', 'gw', 'seg_at', 'prev_class')
 -- A record closed by Accounting-On/Off or the reaper was closed on our
 -- guess, not by the NAS: packets whose counters move past it still count
 -- (a late or retransmitted Accounting-On must not make sessions free).
@@ -74,6 +74,7 @@ elseif segmented then
   -- nothing about order); anything else is a copy of a counted Stop.
   if kind == 'start' then
     if r[1] == 'stopped' then reopened = true else outcome = 'stale' end
+    new_in, new_out, new_t = last_in, last_out, last_t
   else
     local began, last_seg = ev - st, tonumber(r[16])
     local newseg
@@ -117,25 +118,33 @@ end
 -- packet the record would ignore stays ignored: counting a delayed
 -- duplicate again is the worse error, and the NAS session's next packet
 -- carries its counters again.
+local replaced -- the Class of the NAS session a reused record held
 if exists and not segmented then
+  local began, rbegan = ev - st, tonumber(r[13]) or ev - st
+  local window = nasclock and 5 or tonumber(ARGV[23])
   local same_auth = class ~= '' and r[14] == class
-  local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
-  local new = other_auth
-  if not new and not same_auth and outcome ~= 'applied' then
-    local began, rbegan = ev - st, tonumber(r[13])
-    local window = nasclock and 5 or tonumber(ARGV[23])
-    rbegan = rbegan or began
-    new = (nasclock and kind == 'start' and ev > last_ev)
-      or (r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
-      or (window > 0 and began > rbegan + window)
-  end
-  if new then
-    redis.call('DEL', rec)
-    exists, fresh, reopened, outcome = false, true, false, 'applied'
-    dt, din, dout = st, inb, outb
-    new_in, new_out, new_t = inb, outb, st
-    last_in, last_out, last_t, last_ev = 0, 0, 0, 0
-    gw = ARGV[21] == '1'
+  -- A copy of an older NAS session's packet, arriving after the record
+  -- was taken over by a newer one: its Class is the one the record replaced,
+  -- or its session began before the record's could have.
+  if not same_auth and ((class ~= '' and r[17] == class) or (window > 0 and began < rbegan - window)) then
+    outcome = 'stale'
+  else
+    local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
+    local new = other_auth
+    if not new and not same_auth and outcome ~= 'applied' then
+      new = (nasclock and kind == 'start' and ev > last_ev)
+        or (r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
+        or (window > 0 and began > rbegan + window)
+    end
+    if new then
+      replaced = r[14] or ''
+      redis.call('DEL', rec)
+      exists, fresh, reopened, outcome = false, true, false, 'applied'
+      dt, din, dout = st, inb, outb
+      new_in, new_out, new_t = inb, outb, st
+      last_in, last_out, last_t, last_ev = 0, 0, 0, 0
+      gw = ARGV[21] == '1'
+    end
   end
 end
 
@@ -273,6 +282,7 @@ if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
 if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
 if seg then put('seg_at', int(seg)) end
+if replaced and replaced ~= '' then put('prev_class', replaced) end
 if class ~= '' and (not exists or r[14] == false) then put('class', class) end
 if gw and (not exists or r[15] ~= '1') then put('gw', '1') end
 if not exists then
