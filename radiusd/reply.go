@@ -2,6 +2,7 @@ package radiusd
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,10 +27,21 @@ func clamp32(v uint64) uint32 {
 	return uint32(v)
 }
 
-// limitAttrs returns the attributes that tell nas the limits l (DESIGN §6):
-// the RFC timers, then the speed and data limits in every attribute family
-// of the NAS's profiles, in their units. Direction is from the client's
-// side: up = client upload.
+// pfSenseMaxOctets caps pfSense-Max-Total-Octets: the attribute is 32-bit
+// and older pfSense versions read it as signed, so a larger value would
+// turn into a negative quota there.
+const pfSenseMaxOctets = math.MaxInt32
+
+func hasProfile(nas *nasEntry, p Profile) bool { return slices.Contains(nas.Profiles, p) }
+
+// limitAttrs returns the attributes that tell nas the limits l (see
+// README.md, "Attributes sent per vendor"): the RFC timers, then the speed
+// and data limits in every attribute family of the NAS's profiles, in their
+// units. Direction is from the client's side: up = client upload.
+//
+// accept is false for a CoA-Request. CoovaChilli resets every limit a CoA
+// omits (to its def* settings), so a NAS with that profile is sent the
+// Access-Accept's Acct-Interim-Interval and Idle-Timeout again.
 func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, accept bool) radius.Attributes {
 	var p radius.Packet
 	if l.HasTimeout {
@@ -39,7 +51,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 		}
 		_ = rfc2865.SessionTimeout_Set(&p, rfc2865.SessionTimeout(clamp32(t)))
 	}
-	if accept {
+	if accept || hasProfile(nas, ProfileChilli) {
 		_ = rfc2869.AcctInterimInterval_Set(&p, rfc2869.AcctInterimInterval(clamp32(uint64(s.cfg.AcctInterimInterval/time.Second))))
 		if s.cfg.IdleTimeout > 0 {
 			_ = rfc2865.IdleTimeout_Set(&p, rfc2865.IdleTimeout(clamp32(uint64(s.cfg.IdleTimeout/time.Second))))
@@ -93,7 +105,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 				_ = pfsense.PfSenseBandwidthMaxDown_Set(&p, pfsense.PfSenseBandwidthMaxDown(clamp32(down*1_000_000)))
 			}
 			if l.HasData {
-				_ = pfsense.PfSenseMaxTotalOctets_Set(&p, pfsense.PfSenseMaxTotalOctets(clamp32(l.DataBytes)))
+				_ = pfsense.PfSenseMaxTotalOctets_Set(&p, pfsense.PfSenseMaxTotalOctets(min(l.DataBytes, pfSenseMaxOctets)))
 			}
 		}
 	}
