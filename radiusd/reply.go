@@ -39,9 +39,12 @@ func hasProfile(nas *nasEntry, p Profile) bool { return slices.Contains(nas.Prof
 // and data limits in every attribute family of the NAS's profiles, in their
 // units. Direction is from the client's side: up = client upload.
 //
-// accept is false for a CoA-Request. CoovaChilli resets every limit a CoA
-// omits (to its def* settings), so a NAS with that profile is sent the
-// Access-Accept's Acct-Interim-Interval and Idle-Timeout again.
+// accept is false for a CoA-Request, which carries what that NAS can change
+// in a session: CoovaChilli resets every limit a CoA omits (to its def*
+// settings), so it is sent the Access-Accept's Acct-Interim-Interval and
+// Idle-Timeout again; a MikroTik does not change Mikrotik-Total-Limit by CoA,
+// so it is not sent one (a change of data limit disconnects it instead; see
+// movedDataLimit).
 func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, accept bool) radius.Attributes {
 	var p radius.Packet
 	if l.HasTimeout {
@@ -91,7 +94,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 				// rx/tx from the router's view of the client: rx = client upload.
 				_ = mikrotik.MikrotikRateLimit_SetString(&p, mbit(up)+"/"+mbit(down))
 			}
-			if l.HasData {
+			if l.HasData && accept {
 				_ = mikrotik.MikrotikTotalLimit_Set(&p, mikrotik.MikrotikTotalLimit(uint32(l.DataBytes)))
 				if hi := l.DataBytes >> 32; hi > 0 {
 					_ = mikrotik.MikrotikTotalLimitGigawords_Set(&p, mikrotik.MikrotikTotalLimitGigawords(clamp32(hi)))

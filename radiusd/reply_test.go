@@ -189,7 +189,8 @@ func TestLimitAttrsEdges(t *testing.T) {
 // TestLimitAttrsCoA checks what a CoA-Request (accept false) carries per
 // profile: CoovaChilli resets what a CoA omits, so a NAS with the chillispot
 // profile gets the Access-Accept's Acct-Interim-Interval and Idle-Timeout
-// again; the other limits are those of an Access-Accept.
+// again; a MikroTik cannot change Mikrotik-Total-Limit by CoA and is not sent
+// one; the other limits are those of an Access-Accept.
 func TestLimitAttrsCoA(t *testing.T) {
 	e := newEnv(t)
 	l := session.Limits{HasTimeout: true, SessionTimeout: 900, HasData: true, DataBytes: 5 << 30, DownMbits: 8, UpMbits: 2}
@@ -212,6 +213,15 @@ func TestLimitAttrsCoA(t *testing.T) {
 			profiles: []Profile{ProfileWISPr, ProfileChilli},
 			want: map[string]string{
 				"Acct-Interim-Interval": "300", "Idle-Timeout": "600", "WISPr-Bandwidth-Max-Down": "8000000",
+			},
+		},
+		{
+			name:     "mikrotik",
+			profiles: []Profile{ProfileMikroTik},
+			want: map[string]string{
+				"Session-Timeout": "900", "Mikrotik-Rate-Limit": `"2M/8M"`,
+				"Mikrotik-Total-Limit": "", "Mikrotik-Total-Limit-Gigawords": "",
+				"Acct-Interim-Interval": "", "Idle-Timeout": "",
 			},
 		},
 		{
