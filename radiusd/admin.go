@@ -508,7 +508,7 @@ func (a *adminAPI) deleteSession(w http.ResponseWriter, r *http.Request) {
 	// The device's NAS sessions may have been using it: tell them what is
 	// left (or disconnect them). The delete stands whatever they answer.
 	mac, _, _ := session.ParseID(id)
-	if res, err := a.updateDevice(r.Context(), mac); err != nil {
+	if res, err := a.updateDevice(r.Context(), mac, DeviceChange{SessionID: id, Data: true}); err != nil {
 		a.cfg.Log.Warn().Str("session_id", id).Str("mac", mac.String()).Str("error", err.Error()).
 			Msg("session deleted; its device's NAS sessions were not told")
 	} else if len(res) > 0 {
@@ -677,7 +677,9 @@ func (a *adminAPI) patchSession(w http.ResponseWriter, r *http.Request) {
 	}
 
 	resp := patchResponse{Session: newSessionJSON(s.Data(), a.cfg.Now()), Dynauth: []dynAuthAnswer{}}
-	res, err := a.updateDevice(r.Context(), s.MAC())
+	res, err := a.updateDevice(r.Context(), s.MAC(), DeviceChange{
+		SessionID: id, Data: req.AddDataMB != nil || req.DataMB != nil || req.DataConsMB != nil,
+	})
 	resp.Dynauth = append(resp.Dynauth, dynAuthAnswers(res)...)
 	if err != nil {
 		resp.DynauthError = err.Error()
@@ -698,7 +700,7 @@ func (a *adminAPI) dynAuthCtx(ctx context.Context) (context.Context, context.Can
 }
 
 // updateDevice tells the device's open NAS sessions its current limits.
-func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
+func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC, change DeviceChange) ([]DynAuthResult, error) {
 	switch {
 	case a.cfg.Server == nil:
 		return nil, errAdminNoServer
@@ -707,7 +709,7 @@ func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC) ([]DynAuth
 	}
 	ctx, cancel := a.dynAuthCtx(ctx)
 	defer cancel()
-	return a.cfg.Server.UpdateDevice(ctx, mac)
+	return a.cfg.Server.UpdateDevice(ctx, mac, change)
 }
 
 // disconnectResponse is the body of POST /v1/devices/{mac}/disconnect.

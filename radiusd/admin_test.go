@@ -24,6 +24,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/vendors/mikrotik"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/redisstore"
@@ -156,7 +157,8 @@ type adminOpts struct {
 	noServer  bool
 	noEnforce bool
 	pprof     bool
-	redisAddr string // "" : miniredis
+	redisAddr string            // "" : miniredis
+	profiles  []radiusd.Profile // the NAS's; nil: wispr
 }
 
 type adminLogBuf struct {
@@ -207,10 +209,14 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 
 	if !o.noServer {
 		e.nas = startAdminNAS(t, []byte(adminSecret))
+		profiles := o.profiles
+		if profiles == nil {
+			profiles = []radiusd.Profile{radiusd.ProfileWISPr}
+		}
 		cfg := radiusd.Config{
 			NAS: []radiusd.NAS{{
 				Name: adminNASName, Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(adminSecret),
-				Profiles: []radiusd.Profile{radiusd.ProfileWISPr}, MAPolicy: radiusd.MAOptional,
+				Profiles: profiles, MAPolicy: radiusd.MAOptional,
 				CoAPort: e.nas.port(), OnSpill: radiusd.SpillCoA,
 			}},
 			Store:   e.store,
@@ -573,6 +579,35 @@ func TestAdminPatch(t *testing.T) {
 	wg.Wait()
 	if got := e.do(t, "GET", "/v1/sessions/"+id, "").json(t)["time_secs"]; got != 230.0 {
 		t.Errorf("after 8 concurrent top-ups of 10 s: time_secs %v, want 230", got)
+	}
+}
+
+// TestAdminMikroTikDataChange: on a MikroTik, which does not change
+// Mikrotik-Total-Limit by CoA, a PATCH that changes only speed or time sends
+// a CoA, and one that changes the data allocation or consumption a
+// Disconnect, so that the device re-authenticates with the new data limit.
+func TestAdminMikroTikDataChange(t *testing.T) {
+	e := newAdminEnv(t, adminOpts{profiles: []radiusd.Profile{radiusd.ProfileMikroTik}})
+	id := e.create(t, adminMAC, `{"type":"time_or_data","time_secs":3600,"data_mb":500,"down_mbits":10,"up_mbits":2}`)["id"].(string)
+	e.openRecord(t, adminMAC, "82000001")
+	for _, tc := range []struct {
+		body string
+		want radius.Code
+	}{
+		{`{"up_mbits":3}`, radius.CodeCoARequest},
+		{`{"add_time_secs":600}`, radius.CodeCoARequest},
+		{`{"add_data_mb":100}`, radius.CodeDisconnectRequest},
+		{`{"data_mb":800}`, radius.CodeDisconnectRequest},
+		{`{"data_cons_mb":10}`, radius.CodeDisconnectRequest},
+	} {
+		e.do(t, "PATCH", "/v1/sessions/"+id, tc.body).want(t, http.StatusOK)
+		req := e.nas.next(t)
+		if req.code != tc.want {
+			t.Errorf("PATCH %s: NAS got %v, want %v", tc.body, req.code, tc.want)
+		}
+		if _, err := mikrotik.MikrotikTotalLimit_Lookup(req.pkt); err == nil {
+			t.Errorf("PATCH %s: %v carries Mikrotik-Total-Limit", tc.body, req.code)
+		}
 	}
 }
 

@@ -33,7 +33,8 @@ type DynAuthResult struct {
 }
 
 // dynAuthClient sends RFC 5176 requests: we are the client, the NAS listens
-// (port 3799, older MikroTik 1700). A retransmission reuses the same
+// on its configured coa_port (3799 in RFC 5176; NAS defaults differ, see
+// README.md, "Setting up your NAS"). A retransmission reuses the same
 // Identifier and bytes, so the NAS can recognise it.
 type dynAuthClient struct {
 	timeout time.Duration // per attempt

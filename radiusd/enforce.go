@@ -259,7 +259,8 @@ func dynAuthAddr(nas *nasEntry, rec session.AcctRecord) (netip.AddrPort, bool) {
 }
 
 // dynAuthAttrs identifies the NAS session (RFC 5176 §3) and, for a CoA,
-// carries the full limit set: CoovaChilli resets every limit a CoA omits.
+// carries the limits the NAS can change (limitAttrs with accept false): the
+// full set for CoovaChilli, which resets every limit a CoA omits.
 func dynAuthAttrs(j dynJob, limitAttrs func(*nasEntry, session.Limits, time.Time, bool) radius.Attributes) radius.Attributes {
 	var p radius.Packet
 	a := j.rec.NASAttrs
@@ -378,7 +379,9 @@ func (s *Server) afterAccounting(nas *nasEntry, ev session.AcctEvent, res sessio
 }
 
 // decide enforces the sessions' state on one NAS session: disconnect when
-// nothing is left, CoA (or disconnect) when it moved onto another session.
+// nothing is left, CoA (or disconnect) when it moved onto another session:
+// disconnect with on_spill: disconnect, or on a MikroTik whose data limit
+// the move changes.
 // It returns when the current session ends (ok false: no time limit, or
 // disconnected).
 func (s *Server) decide(nas *nasEntry, rec session.AcctRecord, sessions []session.Data, moved bool, now time.Time, elapsed time.Duration) (time.Time, bool) {
@@ -389,7 +392,7 @@ func (s *Server) decide(nas *nasEntry, rec session.AcctRecord, sessions []sessio
 	}
 	l := cur.Limits(now)
 	if moved {
-		if nas.OnSpill == SpillDisconnect {
+		if nas.OnSpill == SpillDisconnect || (hasProfile(nas, ProfileMikroTik) && movedDataLimit(sessions, rec.Feeds, cur, now)) {
 			s.enqueue(dynJob{nas: nas, rec: rec, code: radius.CodeDisconnectRequest, reason: reasonSpill})
 			return time.Time{}, false
 		}
@@ -485,17 +488,29 @@ func (s *Server) reap(ctx context.Context) {
 // DisconnectDevice sends a Disconnect-Request for every open NAS session of
 // the device and waits for the answers (admin API).
 func (s *Server) DisconnectDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
-	return s.dynAuthDevice(ctx, mac, func(session.AcctRecord) (radius.Code, session.Limits, bool) {
+	return s.dynAuthDevice(ctx, mac, func(*nasEntry, session.AcctRecord) (radius.Code, session.Limits, bool) {
 		return radius.CodeDisconnectRequest, session.Limits{}, true
 	})
 }
 
+// DeviceChange says what an operator changed on one of a device's
+// sessions, so that UpdateDevice knows whether a NAS that cannot take a new
+// data limit by CoA must re-authenticate instead.
+type DeviceChange struct {
+	// SessionID is the session changed or deleted.
+	SessionID string
+	// Data is true when its data allocation or consumption changed: its
+	// data limit is no longer the one a NAS on it was told.
+	Data bool
+}
+
 // UpdateDevice tells every open NAS session of the device its current
-// limits (CoA), or disconnects it when nothing is left (admin API, after a
-// session changed).
-func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
+// limits (CoA), or disconnects it when nothing is left or when it is on a
+// MikroTik whose data limit change says changed (admin API, after an
+// operator's change).
+func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC, change DeviceChange) ([]DynAuthResult, error) {
 	now := s.now()
-	return s.dynAuthDevice(ctx, mac, func(rec session.AcctRecord) (radius.Code, session.Limits, bool) {
+	return s.dynAuthDevice(ctx, mac, func(nas *nasEntry, rec session.AcctRecord) (radius.Code, session.Limits, bool) {
 		sctx, cancel := s.storeCtx()
 		rec, sessions, err := s.enf.cfg.Store.Record(sctx, rec.NAS, rec.MAC, rec.SessionID)
 		cancel()
@@ -510,11 +525,51 @@ func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC) ([]DynAuthRe
 		if err != nil {
 			return radius.CodeDisconnectRequest, session.Limits{}, true
 		}
+		if hasProfile(nas, ProfileMikroTik) {
+			newLimit := change.Data && change.SessionID == cur.ID && cur.Type.LimitsData()
+			if cur.ID != rec.Feeds {
+				newLimit = movedDataLimit(sessions, rec.Feeds, cur, now)
+			}
+			if newLimit {
+				return radius.CodeDisconnectRequest, session.Limits{}, true
+			}
+		}
 		return radius.CodeCoARequest, fromNASStart(cur.Limits(now), rec, elapsed), true
 	})
 }
 
-func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(session.AcctRecord) (radius.Code, session.Limits, bool)) ([]DynAuthResult, error) {
+// movedDataLimit reports whether moving a NAS session from the session
+// from onto cur changes the data limit a MikroTik holds for it. RouterOS
+// does not change Mikrotik-Total-Limit by CoA (it is not among the
+// attributes its manual lists as changeable), so a new data limit reaches it
+// only in the Access-Accept of a new login; and since every move that
+// involves a data-limited session disconnects a MikroTik, the router holds
+// the data limit of the session the NAS session fed, or none.
+//
+// from may equal cur.ID: the accounting that moved the record names only
+// the session it feeds now, and the one it left is then among those no
+// longer available.
+func movedDataLimit(sessions []session.Data, from string, cur session.Data, now time.Time) bool {
+	if cur.Type.LimitsData() {
+		return true // a data limit counted anew from the start of the NAS session
+	}
+	if from != cur.ID {
+		for _, d := range sessions {
+			if d.ID == from {
+				return d.Type.LimitsData()
+			}
+		}
+		return true // deleted: it may have limited data
+	}
+	for _, d := range sessions {
+		if d.ID != cur.ID && !d.Available(now) && d.Type.LimitsData() {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(*nasEntry, session.AcctRecord) (radius.Code, session.Limits, bool)) ([]DynAuthResult, error) {
 	if s.enf == nil {
 		return nil, ErrDynAuthDisabled
 	}
@@ -530,7 +585,7 @@ func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(s
 		if nas == nil || nas.CoAPort == 0 {
 			continue
 		}
-		code, limits, ok := what(rec)
+		code, limits, ok := what(nas, rec)
 		if !ok {
 			continue
 		}

@@ -647,6 +647,10 @@ func TestEnforceSpillOverCoA(t *testing.T) {
 				if _, err := chillispot.ChilliSpotMaxTotalOctets_Lookup(r.p); err == nil {
 					t.Errorf("CoA for a time session carries ChilliSpot-Max-Total-Octets")
 				}
+				// CoovaChilli resets what a CoA omits: the Accept's interval again.
+				if v, err := rfc2869.AcctInterimInterval_Lookup(r.p); err != nil || v != 300 {
+					t.Errorf("CoA to a chillispot NAS: Acct-Interim-Interval %d (%v), want 300", v, err)
+				}
 			} else {
 				wantCoANoLimits(t, r)
 			}
@@ -657,6 +661,142 @@ func TestEnforceSpillOverCoA(t *testing.T) {
 			wantDynAuthCounts(t, enfDynAuthCounts(t, e.reg), map[string]float64{kind + "/ack": 1})
 		})
 	}
+}
+
+// TestEnforceSpillDataLimit: RouterOS does not change Mikrotik-Total-Limit
+// by CoA, so a spill-over that changes the data limit a MikroTik holds
+// disconnects it (it re-authenticates and gets the new limit), even with
+// on_spill: coa; a spill between time sessions, which changes only speeds
+// and time, is a CoA. CoovaChilli takes a new octet limit by CoA, counted
+// from the start of the NAS session, with the Accept's interval again.
+func TestEnforceSpillDataLimit(t *testing.T) {
+	timeSess := func(secs uint) session.Spec {
+		return session.Spec{Type: session.TypeTime, TimeSecs: secs, DownMbits: 20, UpMbits: 5}
+	}
+	dataSess := func(mb float64) session.Spec {
+		return session.Spec{Type: session.TypeData, DataMb: mb, DownMbits: 20, UpMbits: 5}
+	}
+	for _, tc := range []struct {
+		name          string
+		profile       radiusd.Profile
+		first, second session.Spec
+		secs          uint32
+		in, out       uint64
+		want          radius.Code
+	}{
+		// 2 + 10 MB of a 10 MB session: the rest goes to the second.
+		{"mikrotik data to data", radiusd.ProfileMikroTik, dataSess(10), dataSess(100), 90, 2_000_000, 10_000_000, radius.CodeDisconnectRequest},
+		// The router still holds the first session's Total-Limit.
+		{"mikrotik data to time", radiusd.ProfileMikroTik, dataSess(10), timeSess(600), 90, 2_000_000, 10_000_000, radius.CodeDisconnectRequest},
+		// It held no data limit, and must now have one.
+		{"mikrotik time to data", radiusd.ProfileMikroTik, timeSess(60), dataSess(100), 90, 1_000_000, 1_000_000, radius.CodeDisconnectRequest},
+		{"mikrotik time to time", radiusd.ProfileMikroTik, timeSess(60), timeSess(600), 90, 1_000_000, 1_000_000, radius.CodeCoARequest},
+		{"chillispot data to data", radiusd.ProfileChilli, dataSess(10), dataSess(100), 90, 2_000_000, 10_000_000, radius.CodeCoARequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rs := redistest.Start(t)
+			nas := startCoANAS(t, coaACK, 0)
+			e := startEnforced(t, rs.Addr, nas, enfOptions{nas: func(n *radiusd.NAS) {
+				n.Profiles = []radiusd.Profile{tc.profile}
+				n.OnSpill = radiusd.SpillCoA
+			}})
+			s := enfSession(9)
+			e.create(t, s.mac, tc.first)
+			e.create(t, s.mac, tc.second)
+
+			e.account(t, rfc2866.AcctStatusType_Value_Start, s, 0, 0, 0)
+			e.account(t, rfc2866.AcctStatusType_Value_InterimUpdate, s, tc.secs, tc.in, tc.out)
+
+			r := nas.next(t, enfArrive)
+			wantCoACode(t, r, tc.want)
+			wantCoAIdentifies(t, r, s)
+			kind := "disconnect"
+			if tc.want == radius.CodeCoARequest {
+				kind = "coa"
+				if _, err := mikrotik.MikrotikTotalLimit_Lookup(r.p); err == nil {
+					t.Errorf("CoA carries Mikrotik-Total-Limit, which RouterOS does not change by CoA")
+				}
+			} else {
+				wantCoANoLimits(t, r)
+			}
+			switch tc.name {
+			case "mikrotik time to time":
+				if got := mikrotik.MikrotikRateLimit_GetString(r.p); got != "5M/20M" {
+					t.Errorf(`CoA Mikrotik-Rate-Limit: got %q, want "5M/20M"`, got)
+				}
+				if v, err := rfc2865.SessionTimeout_Lookup(r.p); err != nil || v != 660 {
+					t.Errorf("CoA Session-Timeout: got %d (%v), want 660 (90 s in + 570 s left)", v, err)
+				}
+			case "chillispot data to data":
+				// 12 MB used + 98 MB left of the second, from the NAS session's start.
+				if v, err := chillispot.ChilliSpotMaxTotalOctets_Lookup(r.p); err != nil || v != 110_000_000 {
+					t.Errorf("CoA ChilliSpot-Max-Total-Octets: got %d (%v), want 110000000", v, err)
+				}
+				if v, err := rfc2869.AcctInterimInterval_Lookup(r.p); err != nil || v != 300 {
+					t.Errorf("CoA Acct-Interim-Interval: got %d (%v), want 300", v, err)
+				}
+			}
+			if got := e.result(t); got.Request != kind || got.Reason != "spill" || got.Result != radiusd.DynAuthACK {
+				t.Errorf("logged %+v, want a %s (spill) acknowledged", got, kind)
+			}
+			nas.none(t, enfQuiet)
+			wantDynAuthCounts(t, enfDynAuthCounts(t, e.reg), map[string]float64{kind + "/ack": 1})
+		})
+	}
+}
+
+// TestEnforceAdminMikroTikDataChange: after an operator's change, a
+// MikroTik on a data session gets a CoA when its data limit is unchanged
+// (new speed: Mikrotik-Rate-Limit, no Mikrotik-Total-Limit) and a Disconnect
+// when the change was to the data (a top-up: it must re-authenticate to get
+// the new Total-Limit).
+func TestEnforceAdminMikroTikDataChange(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	nas := startCoANAS(t, coaACK, 0)
+	e := startEnforced(t, rs.Addr, nas, enfOptions{nas: func(n *radiusd.NAS) { n.Profiles = []radiusd.Profile{radiusd.ProfileMikroTik} }})
+	s := enfSession(10)
+	cs, err := e.mgr.CreateSession(context.Background(), s.mac, session.Spec{Type: session.TypeData, DataMb: 100, DownMbits: 10, UpMbits: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.account(t, rfc2866.AcctStatusType_Value_Start, s, 0, 0, 0)
+	e.account(t, rfc2866.AcctStatusType_Value_InterimUpdate, s, 60, 1_000_000, 4_000_000)
+
+	ctx, cancel := context.WithTimeout(context.Background(), enfArrive)
+	defer cancel()
+	for _, tc := range []struct {
+		name   string
+		change radiusd.DeviceChange
+		want   radius.Code
+	}{
+		{"speed only", radiusd.DeviceChange{SessionID: cs.ID()}, radius.CodeCoARequest},
+		{"another session's data", radiusd.DeviceChange{SessionID: session.NewID(cs.MAC(), 99), Data: true}, radius.CodeCoARequest},
+		{"top-up", radiusd.DeviceChange{SessionID: cs.ID(), Data: true}, radius.CodeDisconnectRequest},
+	} {
+		res, err := e.srv.UpdateDevice(ctx, cs.MAC(), tc.change)
+		if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
+			t.Fatalf("%s: UpdateDevice: %+v, %v; want one ack", tc.name, res, err)
+		}
+		r := nas.next(t, enfArrive)
+		wantCoACode(t, r, tc.want)
+		wantCoAIdentifies(t, r, s)
+		if tc.want == radius.CodeCoARequest {
+			if got := mikrotik.MikrotikRateLimit_GetString(r.p); got != "2M/10M" {
+				t.Errorf(`%s: CoA Mikrotik-Rate-Limit: got %q, want "2M/10M"`, tc.name, got)
+			}
+			if _, err := mikrotik.MikrotikTotalLimit_Lookup(r.p); err == nil {
+				t.Errorf("%s: CoA carries Mikrotik-Total-Limit, which RouterOS does not change by CoA", tc.name)
+			}
+		} else {
+			wantCoANoLimits(t, r)
+		}
+		if got := e.result(t); got.Reason != "admin" || got.Result != radiusd.DynAuthACK {
+			t.Errorf("%s: logged %+v, want reason admin, acknowledged", tc.name, got)
+		}
+	}
+	wantDynAuthCounts(t, enfDynAuthCounts(t, e.reg), map[string]float64{"coa/ack": 2, "disconnect/ack": 1})
 }
 
 // TestScheduleDisconnectWithoutInterim: a NAS session that sends a Start
@@ -794,7 +934,7 @@ func TestEnforceAdminCoAAndDisconnect(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), enfArrive)
 	defer cancel()
-	res, err := e.srv.UpdateDevice(ctx, mac)
+	res, err := e.srv.UpdateDevice(ctx, mac, radiusd.DeviceChange{})
 	if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
 		t.Fatalf("UpdateDevice: %+v, %v; want one ack", res, err)
 	}

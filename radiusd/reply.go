@@ -2,6 +2,7 @@ package radiusd
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,10 +27,24 @@ func clamp32(v uint64) uint32 {
 	return uint32(v)
 }
 
-// limitAttrs returns the attributes that tell nas the limits l (DESIGN §6):
-// the RFC timers, then the speed and data limits in every attribute family
-// of the NAS's profiles, in their units. Direction is from the client's
-// side: up = client upload.
+// pfSenseMaxOctets caps pfSense-Max-Total-Octets: the attribute is 32-bit
+// and older pfSense versions read it as signed, so a larger value would
+// turn into a negative quota there.
+const pfSenseMaxOctets = math.MaxInt32
+
+func hasProfile(nas *nasEntry, p Profile) bool { return slices.Contains(nas.Profiles, p) }
+
+// limitAttrs returns the attributes that tell nas the limits l (see
+// README.md, "Attributes sent per vendor"): the RFC timers, then the speed
+// and data limits in every attribute family of the NAS's profiles, in their
+// units. Direction is from the client's side: up = client upload.
+//
+// accept is false for a CoA-Request, which carries what that NAS can change
+// in a session: CoovaChilli resets every limit a CoA omits (to its def*
+// settings), so it is sent the Access-Accept's Acct-Interim-Interval and
+// Idle-Timeout again; a MikroTik does not change Mikrotik-Total-Limit by CoA,
+// so it is not sent one (a change of data limit disconnects it instead; see
+// movedDataLimit).
 func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, accept bool) radius.Attributes {
 	var p radius.Packet
 	if l.HasTimeout {
@@ -39,7 +54,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 		}
 		_ = rfc2865.SessionTimeout_Set(&p, rfc2865.SessionTimeout(clamp32(t)))
 	}
-	if accept {
+	if accept || hasProfile(nas, ProfileChilli) {
 		_ = rfc2869.AcctInterimInterval_Set(&p, rfc2869.AcctInterimInterval(clamp32(uint64(s.cfg.AcctInterimInterval/time.Second))))
 		if s.cfg.IdleTimeout > 0 {
 			_ = rfc2865.IdleTimeout_Set(&p, rfc2865.IdleTimeout(clamp32(uint64(s.cfg.IdleTimeout/time.Second))))
@@ -79,7 +94,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 				// rx/tx from the router's view of the client: rx = client upload.
 				_ = mikrotik.MikrotikRateLimit_SetString(&p, mbit(up)+"/"+mbit(down))
 			}
-			if l.HasData {
+			if l.HasData && accept {
 				_ = mikrotik.MikrotikTotalLimit_Set(&p, mikrotik.MikrotikTotalLimit(uint32(l.DataBytes)))
 				if hi := l.DataBytes >> 32; hi > 0 {
 					_ = mikrotik.MikrotikTotalLimitGigawords_Set(&p, mikrotik.MikrotikTotalLimitGigawords(clamp32(hi)))
@@ -93,7 +108,7 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 				_ = pfsense.PfSenseBandwidthMaxDown_Set(&p, pfsense.PfSenseBandwidthMaxDown(clamp32(down*1_000_000)))
 			}
 			if l.HasData {
-				_ = pfsense.PfSenseMaxTotalOctets_Set(&p, pfsense.PfSenseMaxTotalOctets(clamp32(l.DataBytes)))
+				_ = pfsense.PfSenseMaxTotalOctets_Set(&p, pfsense.PfSenseMaxTotalOctets(min(l.DataBytes, pfSenseMaxOctets)))
 			}
 		}
 	}

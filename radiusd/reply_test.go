@@ -52,7 +52,7 @@ func TestVSANames(t *testing.T) {
 	}
 }
 
-// TestReplyUnits pins the units of DESIGN §6 independently of the golden
+// TestReplyUnits pins the units of README's "Attributes sent" independently of the golden
 // files: a regenerated golden file cannot silently change them.
 func TestReplyUnits(t *testing.T) {
 	nas := testNAS()
@@ -77,7 +77,7 @@ func TestReplyUnits(t *testing.T) {
 		"Mikrotik-Total-Limit-Gigawords": "1",
 		"pfSense-Bandwidth-Max-Up":       "3000000",    // bit/s
 		"pfSense-Bandwidth-Max-Down":     "12000000",   // bit/s
-		"pfSense-Max-Total-Octets":       "4294967295", // 32-bit only: clamped
+		"pfSense-Max-Total-Octets":       "2147483647", // 32-bit, read as signed by older pfSense: capped
 		"Acct-Interim-Interval":          "300",
 		"Idle-Timeout":                   "600",
 	}
@@ -135,7 +135,7 @@ func TestLimitAttrsEdges(t *testing.T) {
 			want: map[string]string{
 				"ChilliSpot-Max-Total-Octets": "0", "ChilliSpot-Max-Total-Gigawords": "1",
 				"Mikrotik-Total-Limit": "0", "Mikrotik-Total-Limit-Gigawords": "1",
-				"pfSense-Max-Total-Octets": "4294967295",
+				"pfSense-Max-Total-Octets": "2147483647",
 			},
 		},
 		{
@@ -143,7 +143,20 @@ func TestLimitAttrsEdges(t *testing.T) {
 			l:    session.Limits{HasData: true, DataBytes: 4294967295, DownMbits: 1, UpMbits: 1},
 			want: map[string]string{
 				"ChilliSpot-Max-Total-Octets": "4294967295", "ChilliSpot-Max-Total-Gigawords": "",
-				"Mikrotik-Total-Limit-Gigawords": "", "pfSense-Max-Total-Octets": "4294967295",
+				"Mikrotik-Total-Limit-Gigawords": "", "pfSense-Max-Total-Octets": "2147483647",
+			},
+		},
+		{
+			name: "data at pfSense's signed 32-bit maximum is sent as is",
+			l:    session.Limits{HasData: true, DataBytes: 2147483647, DownMbits: 1, UpMbits: 1},
+			want: map[string]string{"pfSense-Max-Total-Octets": "2147483647", "Mikrotik-Total-Limit": "2147483647"},
+		},
+		{
+			name: "data one byte over pfSense's signed 32-bit maximum is capped for pfSense only",
+			l:    session.Limits{HasData: true, DataBytes: 2147483648, DownMbits: 1, UpMbits: 1},
+			want: map[string]string{
+				"pfSense-Max-Total-Octets": "2147483647",
+				"Mikrotik-Total-Limit":     "2147483648", "ChilliSpot-Max-Total-Octets": "2147483648",
 			},
 		},
 		{
@@ -162,6 +175,69 @@ func TestLimitAttrsEdges(t *testing.T) {
 			n.GlobalDownMbits, n.GlobalUpMbits = tc.nasDown, tc.nasUp
 			p := &radius.Packet{Attributes: e.srv.limitAttrs(n, tc.l, testNow, true)}
 			got := attrMap(t, p)
+			for k, v := range tc.want {
+				if g, ok := got[k]; v == "" && ok {
+					t.Errorf("%s = %s, want absent", k, g)
+				} else if v != "" && g != v {
+					t.Errorf("%s: got %q, want %q", k, g, v)
+				}
+			}
+		})
+	}
+}
+
+// TestLimitAttrsCoA checks what a CoA-Request (accept false) carries per
+// profile: CoovaChilli resets what a CoA omits, so a NAS with the chillispot
+// profile gets the Access-Accept's Acct-Interim-Interval and Idle-Timeout
+// again; a MikroTik cannot change Mikrotik-Total-Limit by CoA and is not sent
+// one; the other limits are those of an Access-Accept.
+func TestLimitAttrsCoA(t *testing.T) {
+	e := newEnv(t)
+	l := session.Limits{HasTimeout: true, SessionTimeout: 900, HasData: true, DataBytes: 5 << 30, DownMbits: 8, UpMbits: 2}
+	tests := []struct {
+		name     string
+		profiles []Profile
+		want     map[string]string // "" value: must be absent
+	}{
+		{
+			name:     "chillispot",
+			profiles: []Profile{ProfileChilli},
+			want: map[string]string{
+				"Session-Timeout": "900", "Acct-Interim-Interval": "300", "Idle-Timeout": "600",
+				"ChilliSpot-Bandwidth-Max-Down": "8000", "ChilliSpot-Max-Total-Octets": "1073741824",
+				"ChilliSpot-Max-Total-Gigawords": "1",
+			},
+		},
+		{
+			name:     "chillispot with wispr",
+			profiles: []Profile{ProfileWISPr, ProfileChilli},
+			want: map[string]string{
+				"Acct-Interim-Interval": "300", "Idle-Timeout": "600", "WISPr-Bandwidth-Max-Down": "8000000",
+			},
+		},
+		{
+			name:     "mikrotik",
+			profiles: []Profile{ProfileMikroTik},
+			want: map[string]string{
+				"Session-Timeout": "900", "Mikrotik-Rate-Limit": `"2M/8M"`,
+				"Mikrotik-Total-Limit": "", "Mikrotik-Total-Limit-Gigawords": "",
+				"Acct-Interim-Interval": "", "Idle-Timeout": "",
+			},
+		},
+		{
+			name:     "wispr",
+			profiles: []Profile{ProfileWISPr},
+			want: map[string]string{
+				"Session-Timeout": "900", "WISPr-Bandwidth-Max-Up": "2000000",
+				"Acct-Interim-Interval": "", "Idle-Timeout": "",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &nasEntry{NAS: testNAS()}
+			n.Profiles = tc.profiles
+			got := attrMap(t, &radius.Packet{Attributes: e.srv.limitAttrs(n, l, testNow, false)})
 			for k, v := range tc.want {
 				if g, ok := got[k]; v == "" && ok {
 					t.Errorf("%s = %s, want absent", k, g)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"

@@ -21,6 +21,7 @@ import (
 // <nas> in a record key is the NAS identity: the entry's name, or
 // "<name>@<address>" for a network entry (the address is part of the
 // accounting identity there).
+//
 //	<prefix>{sched}:due             zset   open records, scored by when their
 //	                                       session ends (enforcement schedule)
 type keys struct{ prefix string }

@@ -10,10 +10,21 @@ import (
 // The zero value is not a valid MAC.
 type MAC string
 
-// ParseMAC accepts every spelling NAS vendors put in Calling-Station-Id or
-// User-Name: "AA-BB-CC-DD-EE-FF" (RFC 3580, CoovaChilli), "aa:bb:cc:dd:ee:ff"
-// (MikroTik), "aabb.ccdd.eeff" (Cisco), "aabbccddeeff" (pfSense, UniFi), in any
-// letter case, and returns the normalized form.
+// ParseMAC accepts, in any letter case, every spelling the supported NAS can
+// be set to put in Calling-Station-Id or User-Name, and returns the
+// normalized form:
+//
+//	aa:bb:cc:dd:ee:ff  aa-bb-cc-dd-ee-ff  aa bb cc dd ee ff  pairs
+//	aabb.ccdd.eeff     aabb:ccdd:eeff     aabb-ccdd-eeff     quads
+//	aabbcc:ddeeff      aabbcc-ddeeff                         halves
+//	aabbccddeeff                                             bare
+//
+// MikroTik's radius-mac-format offers the colon and dash pairs, the space
+// pairs, the colon quads, both halves and bare; pfSense's zone "MAC address
+// format" the colon pairs (default), "single dash" halves, "IETF" dash pairs,
+// "Cisco" dotted quads and "unformatted" bare; CoovaChilli sends dash pairs.
+// The separators must be of one kind and group the digits evenly: anything
+// else (a typo, a suffix, another field) is rejected.
 func ParseMAC(s string) (MAC, error) {
 	var hex [12]byte
 	n := 0
@@ -23,7 +34,7 @@ func ParseMAC(s string) (MAC, error) {
 		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
 		case c >= 'A' && c <= 'F':
 			c += 'a' - 'A'
-		case c == ':' || c == '-' || c == '.':
+		case isMACSeparator(c):
 			continue
 		default:
 			return "", fmt.Errorf("%w: mac %q: unexpected character %q (want 12 hex digits, e.g. aa:bb:cc:dd:ee:ff)", ErrInvalid, s, c)
@@ -38,7 +49,7 @@ func ParseMAC(s string) (MAC, error) {
 		return "", fmt.Errorf("%w: mac %q: %d hex digits, want 12 (e.g. aa:bb:cc:dd:ee:ff)", ErrInvalid, s, n)
 	}
 	if !separatorsConsistent(s) {
-		return "", fmt.Errorf("%w: mac %q: separators do not group the digits in pairs or quads", ErrInvalid, s)
+		return "", fmt.Errorf("%w: mac %q: separators must be of one kind and split the digits into pairs, quads or halves", ErrInvalid, s)
 	}
 	var b strings.Builder
 	b.Grow(17)
@@ -52,24 +63,42 @@ func ParseMAC(s string) (MAC, error) {
 	return MAC(b.String()), nil
 }
 
+func isMACSeparator(c byte) bool { return c == ':' || c == '-' || c == '.' || c == ' ' }
+
+// macGroupings are the ways a MAC's 12 digits may be split: the group size
+// and the separators used with it. A space only separates pairs and a dot
+// only quads, as no NAS writes them otherwise.
+var macGroupings = [...]struct {
+	size int
+	seps string
+}{
+	{2, ":- "}, // aa:bb:cc:dd:ee:ff
+	{4, ".:-"}, // aabb.ccdd.eeff
+	{6, ":-"},  // aabbcc-ddeeff
+}
+
 // separatorsConsistent accepts no separators, or one separator kind placed
-// every 2 digits (aa:bb:...) or every 4 digits (aabb.ccdd.eeff).
+// after every group of one of macGroupings' sizes. It is called once s holds
+// exactly 12 hex digits and separators.
 func separatorsConsistent(s string) bool {
 	if len(s) == 12 {
 		return true
 	}
-	switch len(s) {
-	case 17:
-		sep := s[2]
-		for i := 2; i < 17; i += 3 {
+	for _, g := range macGroupings {
+		groups := 12 / g.size
+		if len(s) != 12+groups-1 {
+			continue
+		}
+		sep := s[g.size]
+		if !strings.ContainsRune(g.seps, rune(sep)) {
+			return false
+		}
+		for i := g.size; i < len(s); i += g.size + 1 {
 			if s[i] != sep {
 				return false
 			}
 		}
-		return sep == ':' || sep == '-'
-	case 14:
-		sep := s[4]
-		return (sep == '.' || sep == '-' || sep == ':') && s[9] == sep
+		return true
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,9 @@ func TestParseMAC(t *testing.T) {
 		{"cisco dots upper", "AABB.CCDD.EEFF", want},
 		{"quads with dashes", "aabb-ccdd-eeff", want},
 		{"quads with colons", "aabb:ccdd:eeff", want},
+		{"halves with colon", "aabbcc:ddeeff", want},
+		{"halves with dash", "aabbcc-ddeeff", want},
+		{"pairs with spaces", "aa bb cc dd ee ff", want},
 		{"bare upper", "AABBCCDDEEFF", want},
 		{"bare lower", "aabbccddeeff", want},
 		{"mixed case", "aA:Bb:cC:Dd:eE:fF", want},
@@ -42,6 +46,53 @@ func TestParseMAC(t *testing.T) {
 	}
 }
 
+// TestParseMACVendorFormats parses the MAC 0c:4d:e9:a1:b2:c3 in every format
+// a supported NAS can be set to send it in, as that NAS writes it.
+func TestParseMACVendorFormats(t *testing.T) {
+	const want = MAC("0c:4d:e9:a1:b2:c3")
+	tests := []struct {
+		vendor, format, in string
+	}{
+		// MikroTik: /ip hotspot profile radius-mac-format (and the wireless
+		// security profile's, which adds lower-case twins of each).
+		{"mikrotik", "XX:XX:XX:XX:XX:XX", "0C:4D:E9:A1:B2:C3"},
+		{"mikrotik", "XXXX:XXXX:XXXX", "0C4D:E9A1:B2C3"},
+		{"mikrotik", "XXXXXX:XXXXXX", "0C4DE9:A1B2C3"},
+		{"mikrotik", "XX-XX-XX-XX-XX-XX", "0C-4D-E9-A1-B2-C3"},
+		{"mikrotik", "XXXXXX-XXXXXX", "0C4DE9-A1B2C3"},
+		{"mikrotik", "XXXXXXXXXXXX", "0C4DE9A1B2C3"},
+		{"mikrotik", "XX XX XX XX XX XX", "0C 4D E9 A1 B2 C3"},
+		{"mikrotik", "xx:xx:xx:xx:xx:xx", "0c:4d:e9:a1:b2:c3"},
+		{"mikrotik", "xxxx:xxxx:xxxx", "0c4d:e9a1:b2c3"},
+		{"mikrotik", "xxxxxx:xxxxxx", "0c4de9:a1b2c3"},
+		{"mikrotik", "xx-xx-xx-xx-xx-xx", "0c-4d-e9-a1-b2-c3"},
+		{"mikrotik", "xxxxxx-xxxxxx", "0c4de9-a1b2c3"},
+		{"mikrotik", "xxxxxxxxxxxx", "0c4de9a1b2c3"},
+		{"mikrotik", "xx xx xx xx xx xx", "0c 4d e9 a1 b2 c3"},
+		// pfSense: the captive portal zone's "MAC address format"
+		// (radmac_format), applied to the lower-case colon form.
+		{"pfsense", "default", "0c:4d:e9:a1:b2:c3"},
+		{"pfsense", "singledash", "0c4de9-a1b2c3"},
+		{"pfsense", "ietf", "0c-4d-e9-a1-b2-c3"},
+		{"pfsense", "cisco", "0c4d.e9a1.b2c3"},
+		{"pfsense", "unformatted", "0c4de9a1b2c3"},
+		// CoovaChilli: Calling-Station-Id, and User-Name on MAC
+		// authentication without a macsuffix.
+		{"coovachilli", "AA-BB-CC-DD-EE-FF", "0C-4D-E9-A1-B2-C3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.vendor+"/"+tc.format, func(t *testing.T) {
+			got, err := ParseMAC(tc.in)
+			if err != nil {
+				t.Fatalf("ParseMAC(%q): unexpected error %v", tc.in, err)
+			}
+			if got != want {
+				t.Errorf("ParseMAC(%q): got %q, want %q", tc.in, got, want)
+			}
+		})
+	}
+}
+
 func TestParseMACRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -56,7 +107,12 @@ func TestParseMACRejects(t *testing.T) {
 		{"eui64", "aabbccddeeff0011"},
 		{"non hex letter", "gg:bb:cc:dd:ee:ff"},
 		{"non hex bare", "aabbccddeefz"},
-		{"space inside", "aa bb cc dd ee ff"},
+		{"spaces in quads", "aabb ccdd eeff"},
+		{"spaces in halves", "aabbcc ddeeff"},
+		{"dot in halves", "aabbcc.ddeeff"},
+		{"two spaces", "aa  bb cc dd ee ff"},
+		{"tab", "aa\tbb\tcc\tdd\tee\tff"},
+		{"spaces and colons", "aa bb:cc dd ee ff"},
 		{"leading space", " aa:bb:cc:dd:ee:ff"},
 		{"trailing newline", "aa:bb:cc:dd:ee:ff\n"},
 		{"mixed separators", "aa:bb-cc:dd:ee:ff"},
@@ -64,7 +120,11 @@ func TestParseMACRejects(t *testing.T) {
 		{"dots in pairs", "aa.bb.cc.dd.ee.ff"},
 		{"misplaced separators", "aab:bcc:dde:eff"},
 		{"misplaced pairs", "a:ab:bc:cd:de:eff"},
-		{"one separator", "aabbcc:ddeeff"},
+		{"halves misplaced", "aabbc:cddeeff"},
+		{"halves mixed", "aabbcc:dd-eeff"},
+		{"thirds", "aabb-ccdd-eeff-"},
+		{"suffix", "aa-bb-cc-dd-ee-ff@hotspot"},
+		{"trailing space", "aa bb cc dd ee ff "},
 		{"separators only", ":::::"},
 		{"doubled separators", "aa::bb:cc:dd:ee:ff"},
 		{"trailing separator", "aa:bb:cc:dd:ee:ff:"},
@@ -115,7 +175,8 @@ func FuzzParseMAC(f *testing.F) {
 	for _, s := range []string{
 		"AA-BB-CC-DD-EE-FF", "aa:bb:cc:dd:ee:ff", "aabb.ccdd.eeff", "AABBCCDDEEFF",
 		"aa:bb-cc:dd:ee:ff", "aab:bcc:dde:eff", "", "aabbccddeef", "aa.bb.cc.dd.ee.ff",
-		"aabb-ccdd-eeff", "gg:hh:ii:jj:kk:ll",
+		"aabb-ccdd-eeff", "gg:hh:ii:jj:kk:ll", "0C4DE9:A1B2C3", "0c4de9-a1b2c3", "0C 4D E9 A1 B2 C3",
+		"aabbcc.ddeeff", "aabb ccdd eeff", "aa bb:cc dd ee ff", "aa-bb-cc-dd-ee-ff@hotspot",
 	} {
 		f.Add(s)
 	}
@@ -141,12 +202,35 @@ func FuzzParseMAC(f *testing.F) {
 		// The digits are the input's, in order, lower-cased.
 		var digits strings.Builder
 		for _, c := range strings.ToLower(s) {
-			if c != ':' && c != '-' && c != '.' {
+			if c != ':' && c != '-' && c != '.' && c != ' ' {
 				digits.WriteRune(c)
 			}
 		}
 		if digits.String() != h {
 			t.Fatalf("ParseMAC(%q).Hex() = %q: want the input's digits %q", s, h, digits.String())
 		}
+		// And the input is one of the spellings a NAS writes those digits in.
+		if !slices.Contains(macSpellings(h), strings.ToLower(s)) {
+			t.Fatalf("ParseMAC(%q) accepted a spelling no NAS uses", s)
+		}
 	})
+}
+
+// macSpellings lists the lower-case spellings of the 12 hex digits h that
+// ParseMAC must accept: pairs, quads and halves with their separators, and
+// bare.
+func macSpellings(h string) []string {
+	group := func(size int, sep string) string {
+		var parts []string
+		for i := 0; i < len(h); i += size {
+			parts = append(parts, h[i:i+size])
+		}
+		return strings.Join(parts, sep)
+	}
+	return []string{
+		group(2, ":"), group(2, "-"), group(2, " "),
+		group(4, "."), group(4, ":"), group(4, "-"),
+		group(6, ":"), group(6, "-"),
+		h,
+	}
 }
