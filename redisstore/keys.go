@@ -13,6 +13,8 @@ import (
 //	<prefix>{<mac>}:s:<n>           hash   session n of the device
 //	<prefix>{<mac>}:sessions        zset   session IDs, scored by n
 //	<prefix>{<mac>}:seq             string last n handed out
+//	<prefix>{<mac>}:w:<writer>      hash   what one ClientSession's Saves have
+//	                                       added (TTL; see Store.SaveSession)
 //	<prefix>{<mac>}:acct:<nas>:<id> hash   accounting record (TTL)
 //	<prefix>{<mac>}:open            set    the device's open records, "<nas>|<id>"
 //	<prefix>nas:{<name>}:open       zset   open records of a NAS entry, scored by
@@ -36,6 +38,8 @@ func (k keys) session(mac session.MAC, seq string) string { return k.sessionBase
 func (k keys) index(mac session.MAC) string { return k.tag(mac) + ":sessions" }
 
 func (k keys) seq(mac session.MAC) string { return k.tag(mac) + ":seq" }
+
+func (k keys) writer(mac session.MAC, writer string) string { return k.tag(mac) + ":w:" + writer }
 
 func (k keys) record(mac session.MAC, nas, acctID string) string {
 	return k.tag(mac) + ":acct:" + nas + ":" + acctID

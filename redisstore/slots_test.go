@@ -101,6 +101,7 @@ func TestKeyBuildersOneSlot(t *testing.T) {
 				"index":      k.index(mac),
 				"seq":        k.seq(mac),
 				"deviceOpen": k.deviceOpen(mac),
+				"writer":     k.writer(mac, "ZX2WRITER7"),
 			}
 			for _, n := range []string{"1", "2", "17", "4294967296"} {
 				device["session "+n] = k.session(mac, n)

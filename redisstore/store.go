@@ -1,7 +1,8 @@
 // Package redisstore is the Redis implementation of session storage and of
-// the accounting primitive (DESIGN §4–§5): readable hashes, one hash tag per
-// device so that every packet is one Lua script in one Cluster slot, and the
-// mapping of Redis errors to the session package's sentinels.
+// the accounting primitive (see README.md, sections "The Redis schema" and
+// "How accounting is counted"): readable hashes, one hash tag per device so
+// that every packet is one Lua script in one Cluster slot, and the mapping of
+// Redis errors to the session package's sentinels.
 //
 // Standalone Redis, Redis Cluster and Sentinel are chosen by configuration
 // (see NewClient); the code is the same for all three.
@@ -49,6 +50,7 @@ const (
 	DefaultPrefix           = "hs:"
 	DefaultOpenRecordTTL    = 7 * 24 * time.Hour
 	DefaultStoppedRecordTTL = 24 * time.Hour
+	DefaultWriterTTL        = 24 * time.Hour
 )
 
 // Options configure a Store. The zero value gives the defaults.
@@ -63,6 +65,12 @@ type Options struct {
 	// StoppedRecordTTL is how long a stopped record is kept to absorb late
 	// duplicates of its Stop.
 	StoppedRecordTTL time.Duration
+	// WriterTTL is how long Redis remembers what a ClientSession's Saves
+	// have added (its writer record), refreshed by each of its Saves that
+	// adds something. Within it a retried Save counts nothing twice; a
+	// Save retried later than this after one whose reply was lost may count
+	// that one's increments twice.
+	WriterTTL time.Duration
 	// MaxPipelines is how many pipelines of batched per-packet calls may be
 	// in flight at once (one Redis connection each); 0 means 4.
 	MaxPipelines int
@@ -75,6 +83,7 @@ type Store struct {
 	rdb           redis.UniversalClient
 	keys          keys
 	open, stopped string // record TTLs in seconds, as script arguments
+	writerTTL     string // writer record TTL in seconds
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
@@ -97,25 +106,29 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.StoppedRecordTTL == 0 {
 		opts.StoppedRecordTTL = DefaultStoppedRecordTTL
 	}
-	if opts.OpenRecordTTL < time.Second || opts.StoppedRecordTTL < time.Second {
-		return nil, fmt.Errorf("redisstore: record TTLs must be at least 1s (open %v, stopped %v)", opts.OpenRecordTTL, opts.StoppedRecordTTL)
+	if opts.WriterTTL == 0 {
+		opts.WriterTTL = DefaultWriterTTL
+	}
+	if opts.OpenRecordTTL < time.Second || opts.StoppedRecordTTL < time.Second || opts.WriterTTL < time.Second {
+		return nil, fmt.Errorf("redisstore: record TTLs must be at least 1s (open %v, stopped %v, writer %v)", opts.OpenRecordTTL, opts.StoppedRecordTTL, opts.WriterTTL)
 	}
 	script := func(src string) *redis.Script { return redis.NewScript(luaLib + "\n" + src) }
 	return &Store{
-		rdb:      rdb,
-		keys:     keys{prefix: opts.Prefix},
-		open:     strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
-		stopped:  strconv.FormatInt(int64(opts.StoppedRecordTTL/time.Second), 10),
-		sessions: redis.NewScript(luaSessions), // needs no helpers
-		create:   script(luaCreate),
-		save:     script(luaSave),
-		del:      script(luaDelete),
-		account:  script(luaAccount),
-		close:    script(luaClose),
-		records:  script(luaRecords),
-		record:   script(luaRecord),
-		claim:    script(luaClaim),
-		batch:    newBatcher(rdb, opts.MaxPipelines),
+		rdb:       rdb,
+		keys:      keys{prefix: opts.Prefix},
+		open:      strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
+		stopped:   strconv.FormatInt(int64(opts.StoppedRecordTTL/time.Second), 10),
+		writerTTL: strconv.FormatInt(int64(opts.WriterTTL/time.Second), 10),
+		sessions:  redis.NewScript(luaSessions), // needs no helpers
+		create:    script(luaCreate),
+		save:      script(luaSave),
+		del:       script(luaDelete),
+		account:   script(luaAccount),
+		close:     script(luaClose),
+		records:   script(luaRecords),
+		record:    script(luaRecord),
+		claim:     script(luaClaim),
+		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}, nil
 }
 
@@ -183,7 +196,16 @@ func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.
 	return out, nil
 }
 
-// SaveSession applies c atomically: field writes, then increments.
+// maxWriterTotal bounds a writer's running totals: save.lua subtracts them
+// as Lua numbers, exact below 2⁵³ (9 PB, 285 million years).
+const maxWriterTotal = 1<<53 - 1
+
+// SaveSession applies c atomically: field writes, then increments. With a
+// writer (c.Writer), Redis keeps the highest running totals of the writer's
+// increments it has applied in the writer's record (a hash in the device's
+// slot, living Options.WriterTTL after the last Save that added something)
+// and adds only what exceeds them, so that a Save sent again, by the caller
+// or by go-redis's own retries, counts nothing twice.
 func (s *Store) SaveSession(ctx context.Context, id string, c session.Changes) (session.Data, error) {
 	mac, seq, err := session.ParseID(id)
 	if err != nil {
@@ -193,9 +215,25 @@ func (s *Store) SaveSession(ctx context.Context, id string, c session.Changes) (
 		return session.Data{}, fmt.Errorf("redisstore: save session %s: unknown fields %b", id, c.Set&^settable)
 	}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	args := []any{u(c.IncTimeCons), u(c.IncDataConsBytes), u(c.IncTimeSecs), u(c.IncDataBytes)}
+	inc := c.Inc()
+	keys := []string{s.keys.session(mac, strconv.FormatUint(seq, 10))}
+	if c.Writer != "" && !inc.IsZero() {
+		for _, x := range []struct {
+			name       string
+			acked, inc uint64
+		}{{"time_cons", c.Acked.TimeCons, inc.TimeCons}, {"data_cons", c.Acked.DataConsBytes, inc.DataConsBytes},
+			{"time_secs", c.Acked.TimeSecs, inc.TimeSecs}, {"data_mb", c.Acked.DataBytes, inc.DataBytes}} {
+			if x.acked > maxWriterTotal || x.inc > maxWriterTotal-x.acked {
+				return session.Data{}, fmt.Errorf("redisstore: save session %s: %w", id,
+					&session.FieldError{Field: x.name, Problem: "the increments of one ClientSession add up to 2^53 or more, the exact limit of the store: Reload it"})
+			}
+		}
+		keys = append(keys, s.keys.writer(mac, c.Writer))
+	}
+	args := []any{u(inc.TimeCons), u(inc.DataConsBytes), u(inc.TimeSecs), u(inc.DataBytes),
+		u(c.Acked.TimeCons), u(c.Acked.DataConsBytes), u(c.Acked.TimeSecs), u(c.Acked.DataBytes), s.writerTTL}
 	args = appendFields(args, encodeChanged(c.Set, c.Values), true)
-	v, err := s.save.Run(ctx, s.rdb, []string{s.keys.session(mac, strconv.FormatUint(seq, 10))}, args...).StringSlice()
+	v, err := s.save.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return session.Data{}, fmt.Errorf("redisstore: save session %s: %w", id, translate(err))
 	}

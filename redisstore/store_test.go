@@ -74,6 +74,8 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"NotFound", testNotFound},
 		{"CorruptHash", testCorruptHash},
 		{"ConcurrentSave", testConcurrentSave},
+		{"SaveIdempotent", testSaveIdempotent},
+		{"ClientSessionConcurrentUse", testClientSessionConcurrentUse},
 		{"ConcurrentAccount", testConcurrentAccount},
 		{"AcctLifecycle", testAcctLifecycle},
 		{"AcctDuplicate", testAcctDuplicate},

@@ -326,8 +326,10 @@ func TestClientSessionIncrements(t *testing.T) {
 		{"IncDataConsBytes", func(s *ClientSession) { s.IncDataConsBytes(7) }, true, 0, 0, 7, 100, 2*BytesPerMB + 7},
 		{"both increments", func(s *ClientSession) { s.IncTimeCons(5); s.IncDataCons(1) }, true, 0, 5, BytesPerMB, 105, 3 * BytesPerMB},
 		{"increment beside a setter", func(s *ClientSession) { s.SetDownMbits(20); s.IncTimeCons(5) }, true, FieldDownMbits, 5, 0, 105, 2 * BytesPerMB},
-		{"SetTimeCons after IncTimeCons drops the increment", func(s *ClientSession) { s.IncTimeCons(60); s.SetTimeCons(1800) }, true, FieldTimeCons, 0, 0, 1800, 2 * BytesPerMB},
-		{"SetDataCons after IncDataCons drops the increment", func(s *ClientSession) { s.IncDataCons(1); s.SetDataCons(5) }, true, FieldDataConsBytes, 0, 0, 100, 5 * BytesPerMB},
+		// A set counter takes its value: the increment is still sent (it is
+		// part of the writer's running total) but adds nothing.
+		{"SetTimeCons after IncTimeCons drops the increment", func(s *ClientSession) { s.IncTimeCons(60); s.SetTimeCons(1800) }, true, FieldTimeCons, 60, 0, 1800, 2 * BytesPerMB},
+		{"SetDataCons after IncDataCons drops the increment", func(s *ClientSession) { s.IncDataCons(1); s.SetDataCons(5) }, true, FieldDataConsBytes, 0, BytesPerMB, 100, 5 * BytesPerMB},
 		{"SetTimeCons does not drop the data increment", func(s *ClientSession) { s.IncDataCons(1); s.SetTimeCons(0) }, true, FieldTimeCons, 0, BytesPerMB, 0, 3 * BytesPerMB},
 		// Set then increment: the result is the set value plus the increment,
 		// counted once. How Save encodes it is up to Save.
@@ -388,8 +390,9 @@ func TestClientSessionTopUps(t *testing.T) {
 		{"TopUpData", func(s *ClientSession) { s.TopUpData(1.5) }, true, 0, 0, 1_500_000, 3600, 101_500_000},
 		{"TopUpData half a byte", func(s *ClientSession) { s.TopUpData(0.0000005) }, true, 0, 0, 1, 3600, 100*BytesPerMB + 1},
 		{"TopUpTime beside IncTimeCons", func(s *ClientSession) { s.TopUpTime(10); s.IncTimeCons(5) }, true, 0, 10, 0, 3610, 100 * BytesPerMB},
-		{"SetTimeSecs after TopUpTime drops the top-up", func(s *ClientSession) { s.TopUpTime(600); s.SetTimeSecs(60) }, true, FieldTimeSecs, 0, 0, 60, 100 * BytesPerMB},
-		{"SetDataMb after TopUpData drops the top-up", func(s *ClientSession) { s.TopUpData(5); s.SetDataMb(1) }, true, FieldDataBytes, 0, 0, 3600, BytesPerMB},
+		// A set allocation takes its value; the top-up is sent but adds nothing.
+		{"SetTimeSecs after TopUpTime drops the top-up", func(s *ClientSession) { s.TopUpTime(600); s.SetTimeSecs(60) }, true, FieldTimeSecs, 600, 0, 60, 100 * BytesPerMB},
+		{"SetDataMb after TopUpData drops the top-up", func(s *ClientSession) { s.TopUpData(5); s.SetDataMb(1) }, true, FieldDataBytes, 0, 5 * BytesPerMB, 3600, BytesPerMB},
 		// Set then top up: the set value plus the top-up, counted once.
 		{"TopUpTime after SetTimeSecs keeps both", func(s *ClientSession) { s.SetTimeSecs(60); s.TopUpTime(600) }, false, 0, 0, 0, 660, 100 * BytesPerMB},
 		{"TopUpData after SetDataMb keeps both", func(s *ClientSession) { s.SetDataMb(1); s.TopUpData(5) }, false, 0, 0, 0, 3600, 6 * BytesPerMB},

@@ -4,10 +4,47 @@
 // whether a session is available, which of a device's sessions is current,
 // and the limits a NAS must be told.
 //
-// ClientSession and SessionsMgr implement the hotspot SDK's ClientSession and
-// SessionsMgr API with Go idioms: a context on every call that does I/O and
-// returned errors. Storage is the Store interface declared here; the Redis
-// implementation lives in package redisstore.
+// ClientSession and SessionsMgr follow the hotspot SDK's ClientSession and
+// SessionsMgr method by method, with Go idioms: a context on every call that
+// does I/O, and returned errors. They are not drop-in replacements: README.md,
+// section "Porting from the hotspot SDK", says method by method what is the
+// same, what differs and why. Storage is the Store interface declared here;
+// the Redis implementation lives in package redisstore.
+//
+// # Saving: nothing lost, nothing counted twice
+//
+// Setters write absolute values; increments (IncTimeCons, IncDataCons,
+// IncDataConsBytes) and top-ups (TopUpTime, TopUpData) are added atomically,
+// so any number of ClientSessions, in any number of processes, may update one
+// session without losing an increment. Of two writes of one field, the last
+// one stored wins.
+//
+// A Save that returns an error may have been stored all the same: the store
+// ran it and the reply was lost. So a ClientSession keeps everything no Save
+// has confirmed, and calling Save again is the way to retry: as often as
+// needed, with more usage counted in between; once a Save succeeds, every
+// increment and top-up made before it is stored exactly once. It works like
+// a NAS's cumulative counters: each ClientSession is a writer with a random
+// ID, and every Save sends the writer's running totals T (all it has counted)
+// with the part A that an earlier Save confirmed. Per writer and counter the
+// store keeps R, the highest total it has applied; a Save adds
+// T − max(R, A) when positive and sets R to max(R, T). The store has thus added
+// exactly R for the writer, R never exceeds what the writer counted, and a
+// successful Save leaves R at least at its T, whatever became of earlier
+// attempts, duplicates or reorderings.
+//
+// The store forgets a writer some time after its last Save that added
+// something (redisstore: Options.WriterTTL, a day by default). A Save
+// retried later than that, after one whose reply was lost, may count that
+// one's increments twice.
+//
+// Reload drops whatever no Save has confirmed and starts a new writer: the
+// increments of a failed Save are then stored or lost, depending on whether
+// it ran, and never sent again. To keep them, retry Save rather than Reload.
+//
+// A ClientSession is safe for concurrent use. Save sends a snapshot and does
+// not block the other methods; what changes while it waits for the store
+// stays for the next Save.
 //
 // # Units
 //

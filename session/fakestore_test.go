@@ -16,12 +16,20 @@ type fakeStore struct {
 	calls   []string  // method names, in call order
 	saves   []Changes // every SaveSession argument, in call order
 	failErr error     // when set, every method returns it
+	// lostReply, when set, is returned by SaveSession after it applied the
+	// changes: a reply lost on the way back.
+	lostReply error
+	// duringSave, when set, runs inside SaveSession before it applies
+	// anything (without the store's lock): what a caller does while its
+	// Save waits for the store.
+	duringSave func()
+	writers    map[string]Counters // per writer, the highest running total applied
 }
 
 var _ Store = (*fakeStore)(nil)
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{data: map[string]Data{}, order: map[MAC][]string{}, seq: map[MAC]uint64{}}
+	return &fakeStore{data: map[string]Data{}, order: map[MAC][]string{}, seq: map[MAC]uint64{}, writers: map[string]Counters{}}
 }
 
 // put stores d as is (its ID must be set), bypassing CreateSession.
@@ -105,6 +113,9 @@ func (f *fakeStore) DeviceSessions(_ context.Context, mac MAC) ([]Data, error) {
 }
 
 func (f *fakeStore) SaveSession(_ context.Context, id string, c Changes) (Data, error) {
+	if hook := f.duringSave; hook != nil {
+		hook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("SaveSession"); err != nil {
@@ -146,11 +157,40 @@ func (f *fakeStore) SaveSession(_ context.Context, id string, c Changes) (Data, 
 	if c.Set&FieldProvider != 0 {
 		d.Provider = v.Provider
 	}
-	d.TimeCons += c.IncTimeCons
-	d.DataConsBytes += c.IncDataConsBytes
-	d.TimeSecs += c.IncTimeSecs
-	d.DataBytes += c.IncDataBytes
+	inc := c.Inc()
+	if c.Writer != "" {
+		// Add only what exceeds the writer's highest running total applied.
+		seen := f.writers[c.Writer]
+		for _, x := range []struct{ inc, acked, seen *uint64 }{
+			{&inc.TimeCons, &c.Acked.TimeCons, &seen.TimeCons},
+			{&inc.DataConsBytes, &c.Acked.DataConsBytes, &seen.DataConsBytes},
+			{&inc.TimeSecs, &c.Acked.TimeSecs, &seen.TimeSecs},
+			{&inc.DataBytes, &c.Acked.DataBytes, &seen.DataBytes},
+		} {
+			total, done := *x.acked+*x.inc, max(*x.seen, *x.acked)
+			*x.inc = total - min(done, total)
+			*x.seen = max(done, total)
+		}
+		f.writers[c.Writer] = seen
+	}
+	for _, x := range []struct {
+		field Field
+		dst   *uint64
+		inc   uint64
+	}{
+		{FieldTimeCons, &d.TimeCons, inc.TimeCons},
+		{FieldDataConsBytes, &d.DataConsBytes, inc.DataConsBytes},
+		{FieldTimeSecs, &d.TimeSecs, inc.TimeSecs},
+		{FieldDataBytes, &d.DataBytes, inc.DataBytes},
+	} {
+		if c.Set&x.field == 0 {
+			*x.dst += x.inc
+		}
+	}
 	f.data[id] = d
+	if f.lostReply != nil {
+		return Data{}, f.lostReply
+	}
 	return d, nil
 }
 

@@ -20,7 +20,9 @@ type Spec struct {
 	UseGlobalSpeed bool
 }
 
-// SessionsMgr creates and finds sessions: the SDK's SessionsMgr.
+// SessionsMgr creates and finds sessions: the counterpart of the hotspot
+// SDK's SessionsMgr (README.md, section "Porting from the hotspot SDK", lists
+// the differences). It is safe for concurrent use.
 type SessionsMgr struct {
 	store Store
 	now   func() time.Time
@@ -94,6 +96,8 @@ func (spec Spec) Data(mac string, now time.Time) (Data, error) {
 }
 
 // CreateSession validates spec and stores a new session for the device mac.
+// Unlike the SDK's, it refuses a zero allocation of a kind the type limits
+// and zero speeds without UseGlobalSpeed, and returns the new session.
 func (m *SessionsMgr) CreateSession(ctx context.Context, mac string, spec Spec) (*ClientSession, error) {
 	d, err := spec.Data(mac, m.now())
 	if err != nil {
@@ -106,7 +110,8 @@ func (m *SessionsMgr) CreateSession(ctx context.Context, mac string, spec Spec) 
 	return newClientSession(m.store, d), nil
 }
 
-// GetSession returns the session with that ID.
+// GetSession returns the session with that ID. (The SDK's GetSession, which
+// returns an available session of a device, is CurrSession here.)
 func (m *SessionsMgr) GetSession(ctx context.Context, id string) (*ClientSession, error) {
 	if _, _, err := ParseID(id); err != nil {
 		return nil, err
@@ -118,9 +123,10 @@ func (m *SessionsMgr) GetSession(ctx context.Context, id string) (*ClientSession
 	return newClientSession(m.store, d), nil
 }
 
-// CurrSession returns the device's current session (see Current). When none
-// is available the error wraps ErrNoSession, ErrExpired, ErrTimeExhausted or
-// ErrDataExhausted.
+// CurrSession returns the device's current session (see Current), read from
+// the store. When none is available the error wraps ErrNoSession,
+// ErrExpired, ErrTimeExhausted or ErrDataExhausted, where the SDK's returns
+// ok == false.
 func (m *SessionsMgr) CurrSession(ctx context.Context, mac string) (*ClientSession, error) {
 	all, err := m.deviceSessions(ctx, mac)
 	if err != nil {
