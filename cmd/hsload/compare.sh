@@ -130,6 +130,8 @@ nas:
   - name: radload
     address: 127.0.0.1
     secret: $SECRET
+    # radload logs in as user%06d with the MAC in Calling-Station-Id.
+    login: any_name
     profiles: [wispr]
     global_down_mbits: 10
     global_up_mbits: 2

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/redisstore"
+	"github.com/hotspot-radius/hsradius/session"
 )
 
 // The configuration file's schema. Every key is documented, with its
@@ -110,6 +111,14 @@ type nasFile struct {
 	FixedPassword               string   `yaml:"fixed_password"`
 	FixedPasswordEnv            string   `yaml:"fixed_password_env"`
 	FixedPasswordFile           string   `yaml:"fixed_password_file"`
+	// Login is how the NAS's logins name the device: mac, mac_username or
+	// any_name (radiusd.LoginStyle).
+	Login     string `yaml:"login"`
+	MACSuffix string `yaml:"mac_suffix"`
+	// How the NAS's accounting is read (session.AcctPolicy).
+	RetransmitWindow  string `yaml:"retransmit_window"`
+	CounterWrap       string `yaml:"counter_wrap"`
+	AccountingUpdates string `yaml:"accounting_updates"`
 }
 
 // Defaults of the keys that are not per NAS.
@@ -709,9 +718,50 @@ func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
 		case fixedSet:
 			p.add(path+".fixed_password", "set, but password is %q: set password: fixed, or remove it", mode)
 		}
+		r.nasLogin(path, f, &n)
 		out = append(out, n)
 	}
 	return out
+}
+
+// nasLogin reads the per-NAS login style and how its accounting is read.
+func (r *resolver) nasLogin(path string, f nasFile, n *radiusd.NAS) {
+	p := r.p
+	if l, err := radiusd.ParseLoginStyle(strings.TrimSpace(f.Login)); err != nil {
+		p.add(path+".login", "%v", err)
+	} else {
+		n.Login = l
+	}
+	n.MACSuffix = f.MACSuffix
+	if u, err := radiusd.ParseAcctUpdates(strings.TrimSpace(f.AccountingUpdates)); err != nil {
+		p.add(path+".accounting_updates", "%v", err)
+	} else {
+		n.Acct.Updates = u
+	}
+	if w, err := radiusd.ParseCounterWrap(strings.TrimSpace(f.CounterWrap)); err != nil {
+		p.add(path+".counter_wrap", "%v", err)
+	} else {
+		n.Acct.Wrap32 = w
+	}
+	win := radiusd.DefaultRetransmitWindow
+	if n.Acct.Updates == session.AcctUpdatesStopStartReset {
+		win = 30 * time.Second
+	}
+	if f.RetransmitWindow != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(f.RetransmitWindow))
+		switch {
+		case err != nil:
+			p.add(path+".retransmit_window", "%q: want a duration such as 2m or 30s", f.RetransmitWindow)
+		case d < 5*time.Second || d > time.Hour:
+			p.add(path+".retransmit_window", "%v: want 5s to 1h (how long the NAS may resend one accounting packet; default %v)", d, radiusd.DefaultRetransmitWindow)
+		default:
+			win = d
+		}
+	}
+	if n.Acct.Updates == session.AcctUpdatesStopStartReset && win >= time.Minute {
+		p.add(path+".retransmit_window", "%v: accounting_updates: stop_start_reset tells its one-minute segments apart by time alone, so the window must be under 1m (e.g. 30s)", win)
+	}
+	n.Acct.RetransmitWindow = win
 }
 
 func (r *resolver) profiles(path string, names []string) []radiusd.Profile {
