@@ -45,7 +45,13 @@ type cacheShard struct {
 	m    map[cacheKey]*cacheEntry
 	fifo []cacheKey
 	head int
+	peak int // most entries m held since it was last rebuilt
 }
+
+// A burst (a flood from a NAS address, an overload) grows a shard's map and
+// FIFO; Go maps and slices never give memory back. After the burst expires
+// both are rebuilt at their live size, so the memory is released.
+const shrinkAbove = 4096
 
 func newRespCache(ttl time.Duration, maxEntries int) *respCache {
 	c := &respCache{ttl: ttl}
@@ -109,7 +115,8 @@ func (c *respCache) abort(k cacheKey) {
 	s.mu.Unlock()
 }
 
-// evict drops expired entries from the front of the FIFO.
+// evict drops expired entries from the front of the FIFO and gives back
+// the memory a burst left behind.
 func (s *cacheShard) evict(now time.Time) {
 	for s.head < len(s.fifo) {
 		k := s.fifo[s.head]
@@ -122,9 +129,23 @@ func (s *cacheShard) evict(now time.Time) {
 		s.head++
 	}
 	if s.head > 1024 && s.head*2 > len(s.fifo) {
-		n := copy(s.fifo, s.fifo[s.head:])
-		s.fifo = s.fifo[:n]
+		live := len(s.fifo) - s.head
+		if cap(s.fifo) > shrinkAbove && cap(s.fifo) > 4*live {
+			s.fifo = append(make([]cacheKey, 0, 2*live+64), s.fifo[s.head:]...)
+		} else {
+			n := copy(s.fifo, s.fifo[s.head:])
+			s.fifo = s.fifo[:n]
+		}
 		s.head = 0
+	}
+	if n := len(s.m); n > s.peak {
+		s.peak = n
+	} else if s.peak > shrinkAbove && n < s.peak/8 {
+		m := make(map[cacheKey]*cacheEntry, n)
+		for k, e := range s.m {
+			m[k] = e
+		}
+		s.m, s.peak = m, n
 	}
 }
 

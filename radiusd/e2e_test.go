@@ -147,6 +147,22 @@ func TestRadclientAuthAndAccounting(t *testing.T) {
 		}
 	}
 
+	// A proxy in front of us (radsecproxy, a site's FreeRADIUS) matches
+	// replies by Proxy-State: echoed, in order (RFC 2865 §5.33).
+	if i, j := strings.Index(out, "Proxy-State = 0x70726f78792d31"), strings.Index(out, "Proxy-State = 0x70726f78792d32"); i < 0 || j < i {
+		t.Errorf("Access-Accept lacks the request's Proxy-States in order:\n%s", out)
+	}
+	if !strings.Contains(out, "Class = ") {
+		t.Errorf("Access-Accept lacks a Class:\n%s", out)
+	}
+
+	// Another device's MAC typed as User-Name, an IP in Calling-Station-Id:
+	// the device is never read from User-Name under the default login style.
+	out, err = radclient(t, e.auth, "auth", "auth-mac-in-username.txt", e2eSecret)
+	if !strings.Contains(out, "Received Access-Reject") || !strings.Contains(out, "no device MAC address in Calling-Station-Id") {
+		t.Errorf("MAC-shaped User-Name with an IP in Calling-Station-Id: want Access-Reject, got (%v):\n%s", err, out)
+	}
+
 	out, err = radclient(t, e.auth, "auth", "auth-reject.txt", e2eSecret)
 	if !strings.Contains(out, "Received Access-Reject") || !strings.Contains(out, `Reply-Message = "no session for this device"`) {
 		t.Errorf("want Access-Reject with a reason, got (%v):\n%s", err, out)
@@ -182,6 +198,35 @@ func TestRadclientAuthAndAccounting(t *testing.T) {
 	out, _ = radclient(t, e.auth, "auth", "auth-accept.txt", e2eSecret)
 	if !strings.Contains(out, "Session-Timeout = 3450") {
 		t.Errorf("want Session-Timeout = 3450 after 150 s used:\n%s", out)
+	}
+}
+
+// TestRadclientReusedSessionID is the review's reproduction on the wire: a
+// NAS without Event-Timestamp or Class reboots (Accounting-On) and gives the
+// device the same Acct-Session-Id again. Both NAS sessions count: 900 s +
+// 1500 s. Acct-Delay-Time places the packets in the past, an hour apart.
+func TestRadclientReusedSessionID(t *testing.T) {
+	radclientBin(t)
+	e := startE2E(t, radiusd.MARequire)
+	if _, err := e.mgr.CreateSession(context.Background(), "aa:bb:cc:dd:ee:02", session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := radclient(t, e.acct, "acct", "acct-reboot-reuse.txt", e2eSecret)
+	if err != nil {
+		t.Fatalf("radclient acct: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, "Received Accounting-Response"); n != 7 {
+		t.Errorf("got %d Accounting-Responses, want 7:\n%s", n, out)
+	}
+	if got := e.redisCli("HGET", "hs:{aabbccddee02}:s:1", "time_cons"); got != "2400" {
+		t.Errorf("time_cons = %s, want 2400 (900 s before the reboot, 1500 s after)", got)
+	}
+	// Replayed whole (new Identifiers, past the cache): nothing counts twice.
+	if out, err := radclient(t, e.acct, "acct", "acct-reboot-reuse.txt", e2eSecret); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if got := e.redisCli("HGET", "hs:{aabbccddee02}:s:1", "time_cons"); got != "2400" {
+		t.Errorf("after replay time_cons = %s, want 2400", got)
 	}
 }
 

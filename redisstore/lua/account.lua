@@ -33,7 +33,7 @@ local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
   'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
-  'started_at', 'class', 'gw', 'seg_at', 'prev_class')
+  'started_at', 'class', 'gw', 'seg_at', 'prev_class', 'prev_began')
 -- A record closed by Accounting-On/Off or the reaper was closed on our
 -- guess, not by the NAS: packets whose counters move past it still count
 -- (a late or retransmitted Accounting-On must not make sessions free).
@@ -118,15 +118,16 @@ end
 -- packet the record would ignore stays ignored: counting a delayed
 -- duplicate again is the worse error, and the NAS session's next packet
 -- carries its counters again.
-local replaced -- the Class of the NAS session a reused record held
+local replaced, replaced_began -- the Class and start of the NAS session a reused record held
 if exists and not segmented then
   local began, rbegan = ev - st, tonumber(r[13]) or ev - st
   local window = nasclock and 5 or tonumber(ARGV[23])
   local same_auth = class ~= '' and r[14] == class
-  -- A copy of an older NAS session's packet, arriving after the record
-  -- was taken over by a newer one: its Class is the one the record replaced,
-  -- or its session began before the record's could have.
-  if not same_auth and ((class ~= '' and r[17] == class) or (window > 0 and began < rbegan - window)) then
+  -- A copy of the older NAS session's packet, arriving after a newer one
+  -- took the record over: its Class is the one the record replaced, or its
+  -- session began nearer the replaced session's start than this one's.
+  local prev = tonumber(r[18])
+  if not same_auth and ((class ~= '' and r[17] == class) or (prev ~= nil and began < (prev + rbegan) / 2)) then
     outcome = 'stale'
   else
     local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
@@ -137,7 +138,7 @@ if exists and not segmented then
         or (window > 0 and began > rbegan + window)
     end
     if new then
-      replaced = r[14] or ''
+      replaced, replaced_began = r[14] or '', rbegan
       redis.call('DEL', rec)
       exists, fresh, reopened, outcome = false, true, false, 'applied'
       dt, din, dout = st, inb, outb
@@ -283,6 +284,7 @@ if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
 if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
 if seg then put('seg_at', int(seg)) end
 if replaced and replaced ~= '' then put('prev_class', replaced) end
+if replaced_began then put('prev_began', int(replaced_began)) end
 if class ~= '' and (not exists or r[14] == false) then put('class', class) end
 if gw and (not exists or r[15] ~= '1') then put('gw', '1') end
 if not exists then
