@@ -3,6 +3,7 @@ package radiusd
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -270,5 +271,60 @@ func TestRespCacheMax(t *testing.T) {
 	}
 	if _, st := c.begin(keys[3], testNow.Add(11*time.Second)); st != cacheInFlight {
 		t.Error("after expiry the shard has room again, but the duplicate was not caught")
+	}
+}
+
+// TestForgedPacketsTakeNoCacheEntry: a flood of forged packets from a NAS's
+// address (wrong secret, or no Message-Authenticator where required) is
+// refused before the response cache, so it leaves nothing behind — before,
+// each took a FIFO slot that outlived its aborted entry.
+func TestForgedPacketsTakeNoCacheEntry(t *testing.T) {
+	e := newEnv(t)
+	const n = 3000
+	for i := range n {
+		forged := buildRequest(t, radius.CodeAccountingRequest, []byte("not-the-secret"), false,
+			withID(byte(i)), acctStatus(rfc2866.AcctStatusType_Value_Start), acctSessionID(strconv.Itoa(i)), callingStation("aabbccddeeff"))
+		noMA := buildRequest(t, radius.CodeAccessRequest, testSecret, false, withID(byte(i)), callingStation("aabbccddeeff"), userName(strconv.Itoa(i)))
+		if e.send(Acct, forged) != nil || e.send(Auth, noMA) != nil {
+			t.Fatal("a forged packet was answered")
+		}
+	}
+	slots := 0
+	for i := range e.srv.cache.shards {
+		s := &e.srv.cache.shards[i]
+		slots += len(s.fifo) - s.head
+	}
+	if got := e.srv.cache.len(); got != 0 || slots != 0 {
+		t.Errorf("after %d forged packets: %d cache entries, %d FIFO slots; want none", 2*n, got, slots)
+	}
+	e.wantOutcomes(map[string]int{
+		"acct Accounting-Request bad_authenticator":         n,
+		"auth Access-Request missing_message_authenticator": n,
+	})
+}
+
+// TestRespCacheShrinks: after a burst expires, a shard's FIFO and map are
+// rebuilt at their live size, so the memory of the burst is given back.
+func TestRespCacheShrinks(t *testing.T) {
+	c := newRespCache(10*time.Second, 1<<20)
+	s := &c.shards[0]
+	const n = 50000
+	for i := range n {
+		k := key(uint16(i%4096*16), byte(i/4096), 0) // shard 0
+		c.begin(k, testNow)
+		c.finish(k, []byte{1}, testNow)
+	}
+	if cap(s.fifo) < n {
+		t.Fatalf("burst: FIFO capacity %d, want ≥ %d", cap(s.fifo), n)
+	}
+	late := testNow.Add(time.Minute)
+	for i := range 10 {
+		c.begin(key(uint16(i*16), 200, 0), late)
+	}
+	if cap(s.fifo) > 1024 || s.peak > 1024 {
+		t.Errorf("after the burst expired: FIFO capacity %d, map peak %d; want both small", cap(s.fifo), s.peak)
+	}
+	if got := c.len(); got != 10 {
+		t.Errorf("%d entries, want the 10 live ones", got)
 	}
 }
