@@ -42,6 +42,9 @@ type adminFile struct {
 	TokenEnv  string `yaml:"token_env"`
 	TokenFile string `yaml:"token_file"`
 	Pprof     bool   `yaml:"pprof"`
+	// AllowedHosts are host names, besides localhost and IP addresses, that
+	// requests may carry in Host when there is no token (a reverse proxy's).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 type enforcementFile struct {
@@ -188,9 +191,10 @@ type Config struct {
 
 // adminConfig is the validated admin listener.
 type adminConfig struct {
-	Listen string // "": no admin listener
-	Token  string // "": no authentication (loopback only)
-	Pprof  bool
+	Listen       string // "": no admin listener
+	Token        string // "": no authentication (loopback only)
+	Pprof        bool
+	AllowedHosts []string
 }
 
 // listenAddr is one UDP address to bind and the key that configured it.
@@ -343,6 +347,9 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	}
 	cfg.Enforce = r.enforcement(fc.Enforcement, interim)
 	cfg.Admin = r.admin(fc.Admin)
+	if cfg.Admin.Listen != "" && cfg.Admin.Token == "" && cfg.Redis.Password != "" {
+		r.warnf("admin: no token, but Redis has a password: every user of this host can create sessions through the admin API on %s without knowing it; set admin.token_env or admin.token_file", cfg.Admin.Listen)
+	}
 
 	switch lvl := strings.ToLower(strings.TrimSpace(fc.Log.Level)); lvl {
 	case "trace", "debug", "info", "warn", "error":
@@ -604,7 +611,10 @@ func (r *resolver) exclusive(path, key, inlineKey, inline, env, file string) int
 	return len(set)
 }
 
-var nasNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var (
+	nasNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
+)
 
 // nasList validates the NAS entries.
 func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
@@ -832,6 +842,16 @@ func (r *resolver) admin(f adminFile) adminConfig {
 				r.warnf("admin: the token is shorter than %d characters: use a long random one (e.g. openssl rand -hex 32)", minTokenLen)
 			}
 		}
+	}
+	for i, h := range f.AllowedHosts {
+		if !hostNameRE.MatchString(h) {
+			p.add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "%q: want a host name, without scheme or port (e.g. radius-admin.example.net)", h)
+			continue
+		}
+		a.AllowedHosts = append(a.AllowedHosts, h)
+	}
+	if len(f.AllowedHosts) > 0 && (hasToken || f.Token != "" || f.TokenEnv != "" || f.TokenFile != "") {
+		r.warnf("admin.allowed_hosts: has no effect with a token: the Host header is only checked without one")
 	}
 	if a.Listen == "" {
 		return a

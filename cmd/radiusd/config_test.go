@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -324,7 +325,7 @@ func TestConfigExample(t *testing.T) {
 		cfg.LogLevel != def.LogLevel || cfg.LogFormat != def.LogFormat || !slices.Equal(cfg.Listen, def.Listen) {
 		t.Errorf("the example's values differ from the defaults:\nexample %+v\ndefault %+v", cfg, def)
 	}
-	if cfg.Admin != def.Admin || cfg.Enforce == nil || def.Enforce == nil || *cfg.Enforce != *def.Enforce {
+	if !reflect.DeepEqual(cfg.Admin, def.Admin) || cfg.Enforce == nil || def.Enforce == nil || *cfg.Enforce != *def.Enforce {
 		t.Errorf("the example's admin or enforcement values differ from the defaults:\nexample %+v %+v\ndefault %+v %+v", cfg.Admin, cfg.Enforce, def.Admin, def.Enforce)
 	}
 	if len(cfg.Server.NAS) != 2 {
@@ -454,6 +455,7 @@ nas:
 		"nas c: require_message_authenticator: no",
 		"nas[1].fixed_password_file: " + openFile + " is readable by every user",
 		"nas[3].address: 10.1.2.3/16 has host bits set: it means 10.1.0.0/16",
+		"admin: no token, but Redis has a password",
 	} {
 		if !strings.Contains(warnings, w) {
 			t.Errorf("no warning %q in:\n%s", w, warnings)
@@ -462,8 +464,8 @@ nas:
 	if strings.Contains(warnings, "tiny-pw") || strings.Contains(warnings, goodSecret) {
 		t.Errorf("a warning leaks a secret:\n%s", warnings)
 	}
-	if len(cfg.Warnings) != 4 {
-		t.Errorf("got %d warnings, want 4:\n%s", len(cfg.Warnings), warnings)
+	if len(cfg.Warnings) != 5 {
+		t.Errorf("got %d warnings, want 5:\n%s", len(cfg.Warnings), warnings)
 	}
 }
 
