@@ -2,6 +2,7 @@ package radiusd
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"layeh.com/radius"
 )
 
 // Outcomes: every packet ends in exactly one (DESIGN §7.6).
@@ -71,5 +72,27 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, err
 		}
 	}
+	m.initAlerted()
 	return m, nil
+}
+
+// initAlerted creates, at 0, the series README.md ("Metrics") suggests
+// alerting on. A labelled series is born at its first event, and
+// increase() and rate() cannot see that first event, nor can an absent
+// series be told from a broken scrape.
+func (m *Metrics) initAlerted() {
+	for _, op := range []string{"device_sessions", "account", "close_nas"} {
+		m.storeErr.WithLabelValues(op)
+	}
+	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadMA, OutcomeMissingMA, OutcomeOverload} {
+		m.packets.WithLabelValues(listenerAuth, radius.CodeAccessRequest.String(), o)
+	}
+	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadAuth, OutcomeBadMA, OutcomeOverload} {
+		m.packets.WithLabelValues(listenerAcct, radius.CodeAccountingRequest.String(), o)
+	}
+	for _, kind := range []string{"disconnect", "coa"} {
+		for _, result := range []string{DynAuthACK, DynAuthNAK, DynAuthTimeout, DynAuthError, "dropped"} {
+			m.dynAuth.WithLabelValues(kind, result)
+		}
+	}
 }

@@ -314,6 +314,10 @@ func TestRunAdmin(t *testing.T) {
 	for _, want := range []string{
 		`radiusd_packets_total{code="Access-Request",listener="auth",outcome="accepted"} 1`,
 		"radiusd_request_duration_seconds_bucket", "go_goroutines", "process_cpu_seconds_total",
+		// What README.md suggests alerting on is there before it happens.
+		`radiusd_store_errors_total{op="account"} 0`,
+		`radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="store_error"} 0`,
+		`radiusd_dynauth_requests_total{kind="disconnect",result="timeout"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
