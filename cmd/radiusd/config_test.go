@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -306,8 +307,8 @@ func equal(a, b any) bool {
 // says what it claims.
 func TestConfigExample(t *testing.T) {
 	env := map[string]string{
-		"HSRADIUS_LOBBY_SECRET":       "lobby-secret-0123456789",
-		"HSRADIUS_LOBBY_MAC_PASSWORD": "macpass",
+		"HSRADIUS_NAS_LOBBY_SECRET":       "lobby-secret-0123456789",
+		"HSRADIUS_NAS_LOBBY_MAC_PASSWORD": "macpass",
 	}
 	cfg, err := loadConfig(options{configPath: "../../testdata/config/radiusd.example.yaml"}, envFunc(env))
 	if err != nil {
@@ -339,7 +340,7 @@ func TestConfigExample(t *testing.T) {
 		t.Errorf("office: got %+v", office)
 	}
 	if lobby.Name != "lobby-coovachilli" || lobby.Prefix != netip.MustParsePrefix("2001:db8:10::/64") ||
-		string(lobby.Secret) != env["HSRADIUS_LOBBY_SECRET"] || lobby.MAPolicy != radiusd.MAAuto ||
+		string(lobby.Secret) != env["HSRADIUS_NAS_LOBBY_SECRET"] || lobby.MAPolicy != radiusd.MARequire ||
 		lobby.Password != radiusd.PasswordFixed || lobby.FixedPassword != "macpass" ||
 		!slices.Equal(lobby.Profiles, []radiusd.Profile{radiusd.ProfileChilli, radiusd.ProfileWISPr}) {
 		t.Errorf("lobby: got %+v", lobby)
@@ -349,6 +350,41 @@ func TestConfigExample(t *testing.T) {
 	scfg.Store = nopStore{}
 	if _, err := radiusd.New(scfg); err != nil {
 		t.Errorf("radiusd.New: %v", err)
+	}
+}
+
+// TestShippedConfigs loads every configuration file the project ships, with
+// the variables env.example defines (and no other): each loads as is, and
+// every NAS requires Message-Authenticator (BlastRADIUS; a NAS that does not
+// send it yet is the operator's exception to make, not a default to copy).
+func TestShippedConfigs(t *testing.T) {
+	b, err := os.ReadFile("packaging/env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(line, "#"), "="); ok && strings.HasPrefix(name, "HSRADIUS_") {
+			env[name] = "value-of-" + strings.ToLower(name)
+		}
+	}
+	files, err := filepath.Glob("../../testdata/config/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configuration in testdata/config: %v", err)
+	}
+	files = append(files, "packaging/radiusd.container.yaml")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := loadConfig(options{configPath: f}, envFunc(env))
+			if err != nil {
+				t.Fatalf("with the variables of env.example: %v", err)
+			}
+			for _, n := range cfg.Server.NAS {
+				if n.MAPolicy != radiusd.MARequire {
+					t.Errorf("nas %s: require_message_authenticator %v, want yes", n.Name, n.MAPolicy)
+				}
+			}
+		})
 	}
 }
 
@@ -521,24 +557,65 @@ func TestDemoConfig(t *testing.T) {
 	if !slices.Equal(cfg.Listen, want) {
 		t.Errorf("listen: got %v, want %v", cfg.Listen, want)
 	}
-	if len(cfg.Server.NAS) != 2 {
-		t.Fatalf("got %d NAS, want 2", len(cfg.Server.NAS))
+	// It listens on 127.0.0.1 only: one NAS, 127.0.0.1. Message-Authenticator
+	// is verified when present, never required: the README's radclient
+	// lines are answered with and without it, in any order.
+	if len(cfg.Server.NAS) != 1 {
+		t.Fatalf("got %d NAS, want 1: %+v", len(cfg.Server.NAS), cfg.Server.NAS)
 	}
-	for i, wantPrefix := range []string{"127.0.0.1/32", "::1/128"} {
-		n := cfg.Server.NAS[i]
-		if n.Prefix != netip.MustParsePrefix(wantPrefix) || string(n.Secret) != "testing123" || n.MAPolicy != radiusd.MAAuto ||
-			n.Password != radiusd.PasswordAny || n.GlobalDownMbits != 10 || n.GlobalUpMbits != 2 ||
-			!slices.Equal(n.Profiles, []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik}) {
-			t.Errorf("nas %d: got %+v", i, n)
-		}
+	if n := cfg.Server.NAS[0]; n.Name != "demo" || n.Prefix != netip.MustParsePrefix("127.0.0.1/32") || string(n.Secret) != "testing123" ||
+		n.MAPolicy != radiusd.MAOptional || n.Password != radiusd.PasswordAny || n.GlobalDownMbits != 10 || n.GlobalUpMbits != 2 ||
+		!slices.Equal(n.Profiles, []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik}) {
+		t.Errorf("nas: got %+v", n)
 	}
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "demo mode ignores HSRADIUS_REDIS_ADDRS") {
 		t.Errorf("warnings: got %q, want the ignored HSRADIUS_REDIS_ADDRS", cfg.Warnings)
 	}
 
+	// A NAS for each loopback the demo listens on, and none for the other.
+	for _, tc := range []struct {
+		auth, acct string
+		want       []string
+	}{
+		{"[::1]:1812", "", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+		{"[::1]:1812", "[::1]:1813", []string{"demo6 ::1/128"}},
+		{"localhost:1812", "", []string{"demo 127.0.0.1/32"}},
+		{":1812", "", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+		{"[::]:1812", "[::]:1813", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+	} {
+		c, err := loadConfig(options{}, envFunc(map[string]string{envDemoAuthAddr: tc.auth, envDemoAcctAddr: tc.acct}))
+		if err != nil {
+			t.Fatalf("auth %s acct %s: %v", tc.auth, tc.acct, err)
+		}
+		var got []string
+		for _, n := range c.Server.NAS {
+			got = append(got, n.Name+" "+n.Prefix.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("auth %s acct %s: NAS %q, want %q", tc.auth, tc.acct, got, tc.want)
+		}
+	}
+
 	_, err = loadConfig(options{}, envFunc(map[string]string{envDemoAuthAddr: "1812"}))
 	if err == nil || !strings.Contains(err.Error(), `listen.auth[0] (from HSRADIUS_DEMO_AUTH_ADDR): "1812": want host:port`) {
 		t.Errorf("bad demo address: got %v", err)
+	}
+}
+
+// TestDemoRedisLoopbackOnly: the embedded Redis has no password, so the
+// demo refuses to open it to the network.
+func TestDemoRedisLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6380", ":6380", "[::]:6380", "10.1.2.3:6380", "radius.lan:6380"} {
+		_, err := loadConfig(options{}, envFunc(map[string]string{envDemoRedisAddr: addr}))
+		var ce *configError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "redis.addrs (from HSRADIUS_DEMO_REDIS_ADDR): "+strconv.Quote(addr)+": the demo's embedded Redis has no password, so it listens on loopback only") {
+			t.Errorf("%s: got %v, want a configuration error", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:6380", "127.0.0.1:0", "[::1]:6380", "localhost:6380"} {
+		if _, err := loadConfig(options{}, envFunc(map[string]string{envDemoRedisAddr: addr})); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
 	}
 }
 
