@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -187,6 +188,8 @@ type Config struct {
 
 	// Warnings are logged once the logger exists (never with secrets).
 	Warnings []string
+
+	inlineSecrets []string // keys whose secret is written in the file
 }
 
 // adminConfig is the validated admin listener.
@@ -262,6 +265,9 @@ func loadConfig(o options, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Source = path
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o004 != 0 && len(cfg.inlineSecrets) > 0 {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s is readable by every user of this host (mode %v) and holds secrets (%s): chmod o-r it, or give them with *_env or *_file", path, st.Mode().Perm(), strings.Join(cfg.inlineSecrets, ", ")))
+	}
 	return cfg, nil
 }
 
@@ -311,6 +317,7 @@ type resolver struct {
 	getenv func(string) string
 	demo   bool
 	warn   []string
+	inline []string // keys holding a secret inline: the file itself is secret
 }
 
 // resolve validates fc, recording every problem in p.
@@ -364,6 +371,7 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 		p.add("log.format", "%q: want json or console", fc.Log.Format)
 	}
 	cfg.Warnings = r.warn
+	cfg.inlineSecrets = r.inline
 	return cfg
 }
 
@@ -563,18 +571,33 @@ func (r *resolver) secret(path, key, inlineKey, inline, env, file string) (strin
 	case n != 1:
 		return "", false
 	case inline != "":
+		r.inline = append(r.inline, joinPath(path, inlineKey))
 		return inline, true
 	case env != "":
 		v := r.getenv(env)
 		if v == "" {
-			r.p.add(joinPath(path, key+"_env"), "environment variable %s is not set or empty", env)
+			// A value that does not look like a variable's name may be the
+			// secret itself, typed into the wrong key: never repeat it.
+			if envNameRE.MatchString(env) {
+				r.p.add(joinPath(path, key+"_env"), "environment variable %s is not set or empty", env)
+			} else {
+				r.p.add(joinPath(path, key+"_env"), "the environment variable it names is not set or empty (the name is not shown: %s_env takes the NAME of a variable, like HSRADIUS_NAS_SECRET, not the secret itself)", key)
+			}
 			return "", false
 		}
 		return v, true
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		r.p.add(joinPath(path, key+"_file"), "%v", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its message repeats the path
+		}
+		if pathRE.MatchString(file) {
+			r.p.add(joinPath(path, key+"_file"), "%s: %v", file, err)
+		} else {
+			r.p.add(joinPath(path, key+"_file"), "cannot read the file it names: %v (the name is not shown: %s_file takes the PATH of a file, like /etc/hsradius/nas.secret, not the secret itself)", err, key)
+		}
 		return "", false
 	}
 	v := strings.TrimRight(string(b), "\r\n")
@@ -614,6 +637,15 @@ func (r *resolver) exclusive(path, key, inlineKey, inline, env, file string) int
 var (
 	nasNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
+	// envNameRE is a variable name as people write them (HSRADIUS_NAS_SECRET):
+	// capitals, digits and at least one underscore. Random secrets (hex is
+	// lower case, base32 and base64 have no underscore) do not match, so
+	// only a name that matches is repeated in an error.
+	envNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$`)
+	// pathRE is a file name as people write them: absolute or ./ relative,
+	// no characters of base64 padding or shell quoting. Only a name that
+	// matches is repeated in an error.
+	pathRE = regexp.MustCompile(`^\.{0,2}/[A-Za-z0-9._/-]*$`)
 )
 
 // nasList validates the NAS entries.
@@ -706,7 +738,8 @@ func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
 
 		mode, err := radiusd.ParsePasswordMode(f.Password)
 		if err != nil {
-			p.add(path+".password", "%v", err)
+			// Not %v: the value may be the password itself.
+			p.add(path+".password", "want any, mac or fixed (the value is not shown: it may be a password; the password of password: fixed goes in fixed_password, fixed_password_env or fixed_password_file)")
 		}
 		n.Password = mode
 		fixedSet := f.FixedPassword != "" || f.FixedPasswordEnv != "" || f.FixedPasswordFile != ""

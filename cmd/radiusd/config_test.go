@@ -70,7 +70,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"duplicate key", nas("    secret: again\n"), nil, []string{"nas[0].secret: set twice, on lines 4 and 5"}},
 		{"duplicate top-level key", minimal + "log: {level: info}\nlog: {level: debug}\n", nil, []string{"log: set twice, on lines 6 and 7"}},
 		{"flow style picks the key by value", "nas:\n  - {name: a, address: 10.0.0.1, secret: " + goodSecret + ", global_up_mbits: -1, profiles: wispr}\n", nil,
-			[]string{`nas[0].global_up_mbits: got "-1", want a whole number`, `nas[0].profiles: got "wispr", want a list`}},
+			[]string{`nas[0].global_up_mbits: got "-1", want a whole number`, `nas[0].profiles: got a string, want a list`}},
 		{"no nas key", "log: {level: info}\n", nil, []string{"nas: empty: configure at least one NAS"}},
 		{"empty nas list", "nas: []\n", nil, []string{"nas: empty"}},
 		{"duplicate nas name", nas("  - name: office\n    address: 10.0.0.1\n    secret: \"" + goodSecret + "\"\n"), nil,
@@ -93,15 +93,15 @@ func TestConfigInvalid(t *testing.T) {
 			[]string{"nas[0].secret_env: secret is also set: use exactly one of secret, secret_env or secret_file"}},
 		{"secret_env and secret_file", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: X, secret_file: /etc/x}\n", map[string]string{"X": goodSecret},
 			[]string{"nas[0].secret_file: secret_env is also set"}},
-		{"secret_env unset", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NOPE}\n", nil, []string{"nas[0].secret_env: environment variable NOPE is not set or empty"}},
-		{"secret_file missing", "nas:\n  - {name: a, address: 10.0.0.1, secret_file: " + missing + "}\n", nil, []string{"nas[0].secret_file: open " + missing}},
+		{"secret_env unset", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NO_SUCH_SECRET}\n", nil, []string{"nas[0].secret_env: environment variable NO_SUCH_SECRET is not set or empty"}},
+		{"secret_file missing", "nas:\n  - {name: a, address: 10.0.0.1, secret_file: " + missing + "}\n", nil, []string{"nas[0].secret_file: " + missing + ": no such file or directory"}},
 		{"coa secret twice", nas("    coa_secret: " + goodSecret + "\n    coa_secret_env: X\n"), map[string]string{"X": "y"}, []string{"nas[0].coa_secret_env: coa_secret is also set"}},
 		{"bad coa port", nas("    coa_port: 70000\n"), nil, []string{"nas[0].coa_port: 70000"}},
 		{"bad MA policy", nas("    require_message_authenticator: maybe\n"), nil, []string{`nas[0].require_message_authenticator: "maybe": want yes, auto or no`}},
-		{"bad password mode", nas("    password: secret\n"), nil, []string{`nas[0].password: "secret": want any, mac or fixed`}},
+		{"bad password mode", nas("    password: secret\n"), nil, []string{`nas[0].password: want any, mac or fixed (the value is not shown`}},
 		{"fixed without fixed_password", nas("    password: fixed\n"), nil, []string{"nas[0].fixed_password: empty (password: fixed needs"}},
 		{"fixed_password without fixed", nas("    fixed_password: pw\n"), nil, []string{`nas[0].fixed_password: set, but password is "any"`}},
-		{"fixed_password_env unset", nas("    password: fixed\n    fixed_password_env: PW\n"), nil, []string{"nas[0].fixed_password_env: environment variable PW"}},
+		{"fixed_password_env unset", nas("    password: fixed\n    fixed_password_env: MAC_PW\n"), nil, []string{"nas[0].fixed_password_env: environment variable MAC_PW"}},
 		{"bad duration", minimal + "radius: {store_timeout: 2}\n", nil, []string{`radius.store_timeout: "2": want a duration with a unit`}},
 		{"bad duration word", minimal + "redis: {timeout: soon}\n", nil, []string{`redis.timeout: "soon"`}},
 		{"zero store timeout", minimal + "radius: {store_timeout: 0s}\n", nil, []string{`radius.store_timeout: "0s": must be above zero`}},
@@ -307,6 +307,7 @@ func equal(a, b any) bool {
 // says what it claims.
 func TestConfigExample(t *testing.T) {
 	env := map[string]string{
+		"HSRADIUS_NAS_OFFICE_SECRET":      "office-secret-0123456789",
 		"HSRADIUS_NAS_LOBBY_SECRET":       "lobby-secret-0123456789",
 		"HSRADIUS_NAS_LOBBY_MAC_PASSWORD": "macpass",
 	}
@@ -364,7 +365,7 @@ func TestShippedConfigs(t *testing.T) {
 	}
 	env := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if name, _, ok := strings.Cut(strings.TrimPrefix(line, "#"), "="); ok && strings.HasPrefix(name, "HSRADIUS_") {
+		if name, _, ok := strings.Cut(line, "="); ok && strings.HasPrefix(name, "HSRADIUS_") {
 			env[name] = "value-of-" + strings.ToLower(name)
 		}
 	}
@@ -383,6 +384,11 @@ func TestShippedConfigs(t *testing.T) {
 				if n.MAPolicy != radiusd.MARequire {
 					t.Errorf("nas %s: require_message_authenticator %v, want yes", n.Name, n.MAPolicy)
 				}
+			}
+			// Installed as they are (mode 0644), they warn about nothing:
+			// no secret is written in them.
+			if len(cfg.Warnings) > 0 {
+				t.Errorf("warnings: %q", cfg.Warnings)
 			}
 		})
 	}
@@ -502,6 +508,102 @@ nas:
 	}
 	if len(cfg.Warnings) != 5 {
 		t.Errorf("got %d warnings, want 5:\n%s", len(cfg.Warnings), warnings)
+	}
+}
+
+// TestConfigNeverEchoesSecrets: a secret typed into the wrong key, or
+// written so that YAML reads it as something else, is never repeated in an
+// error or a warning, in whole or in part. Each secret has the shape of
+// what operators generate: openssl rand -hex, base32, base64, a password.
+func TestConfigNeverEchoesSecrets(t *testing.T) {
+	secrets := []string{"a3f9c2e1b4d5f6a7e8d9", "JBSWY3DPEHPK3PXP", "Xk9+qZ/3vRw8Lm2N==", "S3cret-pa55word"}
+	nasLine := func(extra string) string {
+		return "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NAS_SECRET, " + extra + "}\n"
+	}
+	cases := []struct {
+		name string
+		yaml func(secret string) string
+	}{
+		{"secret: without a space, in a flow mapping", func(x string) string {
+			return "nas:\n  - {name: a, address: 10.0.0.1, secret:" + x + "}\n"
+		}},
+		{"secret_env", func(x string) string { return "nas:\n  - {name: a, address: 10.0.0.1, secret_env: '" + x + "'}\n" }},
+		{"secret_file", func(x string) string { return "nas:\n  - {name: a, address: 10.0.0.1, secret_file: '" + x + "'}\n" }},
+		{"coa_secret_env", func(x string) string { return nasLine("coa_secret_env: '" + x + "'") }},
+		{"coa_secret_file", func(x string) string { return nasLine("coa_secret_file: '" + x + "'") }},
+		{"fixed_password_env", func(x string) string { return nasLine("password: fixed, fixed_password_env: '" + x + "'") }},
+		{"fixed_password_file", func(x string) string { return nasLine("password: fixed, fixed_password_file: '" + x + "'") }},
+		{"password", func(x string) string { return nasLine("password: '" + x + "'") }},
+		{"token_env", func(x string) string { return nasLine("") + "admin: {token_env: '" + x + "'}\n" }},
+		{"token_file", func(x string) string { return nasLine("") + "admin: {token_file: '" + x + "'}\n" }},
+		{"redis password_env", func(x string) string { return nasLine("") + "redis: {password_env: '" + x + "'}\n" }},
+		{"redis sentinel_password_file", func(x string) string {
+			return nasLine("") + "redis: {master_name: m, sentinel_password_file: '" + x + "'}\n"
+		}},
+		{"a number key", func(x string) string { return nasLine("coa_port: '" + x + "'") }},
+		{"a list key", func(x string) string { return nasLine("profiles: '" + x + "'") }},
+		{"a key of its own", func(x string) string { return nasLine("'" + x + "': 1") }},
+		{"a whole file", func(x string) string { return "'" + x + "'\n" }},
+		{"a tag", func(x string) string { return nasLine("coa_port: !!int '" + x + "'") }},
+		{"an alias", func(x string) string {
+			return "nas:\n  - name: a\n    address: 10.0.0.1\n    secret: *" + strings.NewReplacer("+", "", "/", "", "=", "").Replace(x) + "\n"
+		}},
+		{"a merged key", func(x string) string { return nasLine("<<: {'" + x + "': 1}") }},
+	}
+	for _, tc := range cases {
+		for _, secret := range secrets {
+			t.Run(tc.name+"/"+secret[:4], func(t *testing.T) {
+				cfg, err := loadYAML(t, tc.yaml(secret), map[string]string{"NAS_SECRET": goodSecret})
+				if err == nil {
+					t.Fatalf("accepted:\n%s\nwarnings %q", tc.yaml(secret), cfg.Warnings)
+				}
+				if strings.Contains(err.Error(), secret[:6]) {
+					t.Errorf("the error repeats the secret %q:\n%v", secret, err)
+				}
+			})
+		}
+	}
+}
+
+// TestConfigInlineSecretReadable: a file that holds a secret itself must
+// not be readable by every user; radiusd warns and names the keys, never
+// the values. The mode of a file without inline secrets does not matter.
+func TestConfigInlineSecretReadable(t *testing.T) {
+	const token = "inline-admin-token-0123456789"
+	inline := minimal + "admin: {token: " + token + "}\n"
+	byEnv := "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NAS_SECRET}\n"
+	env := map[string]string{"NAS_SECRET": goodSecret}
+	for _, tc := range []struct {
+		name string
+		yaml string
+		mode os.FileMode
+		want string // "" : no warning
+	}{
+		{"inline, world-readable", inline, 0o644, "is readable by every user of this host (mode -rw-r--r--) and holds secrets (nas[0].secret, admin.token): chmod o-r it"},
+		{"inline, group-readable", inline, 0o640, ""},
+		{"inline, private", inline, 0o600, ""},
+		{"by environment, world-readable", byEnv, 0o644, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "radiusd.yaml", tc.yaml)
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(options{configPath: path}, envFunc(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := strings.Join(cfg.Warnings, "\n")
+			switch {
+			case tc.want == "" && warnings != "":
+				t.Errorf("warnings: %s", warnings)
+			case tc.want != "" && !strings.Contains(warnings, path+" "+tc.want):
+				t.Errorf("warnings: %q, want %q", warnings, tc.want)
+			}
+			if strings.Contains(warnings, token) || strings.Contains(warnings, goodSecret) {
+				t.Errorf("a warning repeats a secret: %s", warnings)
+			}
+		})
 	}
 }
 
