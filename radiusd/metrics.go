@@ -35,6 +35,9 @@ type Metrics struct {
 	storeErr *prometheus.CounterVec
 	inFlight prometheus.Gauge
 	dynAuth  *prometheus.CounterVec
+	// schedDropped counts end-of-session checks not scheduled after
+	// accounting because the schedule queue was full.
+	schedDropped prometheus.Counter
 }
 
 // NewMetrics creates and registers the collectors on reg.
@@ -66,8 +69,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "radiusd_dynauth_requests_total",
 			Help: "Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).",
 		}, []string{"kind", "result"}),
+		schedDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "radiusd_schedule_dropped_total",
+			Help: "End-of-session checks not scheduled because the schedule queue was full; the NAS session's next interim schedules it.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth} {
+	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth, m.schedDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
