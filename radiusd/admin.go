@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -50,6 +52,10 @@ type AdminConfig struct {
 	// Now is the clock for availability and expiry in responses (time.Now
 	// when nil).
 	Now func() time.Time
+	// AllowedHosts are the names, besides localhost and IP addresses, that
+	// the Host header of a request may carry when Token is empty: the name a
+	// reverse proxy forwards. Other names are refused (DNS rebinding).
+	AllowedHosts []string
 }
 
 // Limits of the admin interface.
@@ -65,6 +71,8 @@ const (
 type adminAPI struct {
 	cfg       AdminConfig
 	tokenHash [sha256.Size]byte
+	hosts     map[string]bool // AllowedHosts, normalized
+	csrf      *http.CrossOriginProtection
 }
 
 // NewAdmin validates cfg and returns the admin HTTP handler, with its own
@@ -92,6 +100,15 @@ type adminAPI struct {
 // body that is not application/json, 503 when the store does not answer, 500
 // otherwise. With cfg.Token set, everything but /healthz and /readyz needs
 // "Authorization: Bearer <token>".
+//
+// No request from a web page may act for the operator: everything but
+// /healthz and /readyz is refused (403) when it comes from another origin
+// (an Origin header that is not this listener's, or Sec-Fetch-Site
+// cross-site or same-site on a method other than GET and HEAD), and,
+// without a token, when its Host header is neither localhost, an IP
+// address nor one of cfg.AllowedHosts: a page that rebinds its own name to
+// 127.0.0.1 (DNS rebinding) sends its own name. With a token the Host is
+// not checked: a page cannot send the token.
 func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 	var errs []error
 	if cfg.Sessions == nil {
@@ -106,13 +123,22 @@ func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 	if strings.ContainsAny(cfg.Token, " \t\r\n") {
 		errs = append(errs, errors.New("the token must not contain spaces or line breaks"))
 	}
+	hosts := map[string]bool{}
+	for _, h := range cfg.AllowedHosts {
+		n := normalizeHost(h)
+		if n == "" || strings.ContainsAny(h, " \t\r\n/:@[]") {
+			errs = append(errs, fmt.Errorf("allowed host %q: want a host name without port or scheme", h))
+			continue
+		}
+		hosts[n] = true
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: admin: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &adminAPI{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token))}
+	a := &adminAPI{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token)), hosts: hosts, csrf: http.NewCrossOriginProtection()}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/devices/{mac}/sessions", a.createSession)
@@ -141,8 +167,9 @@ func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 	return a.wrap(mux), nil
 }
 
-// wrap adds, outside the mux: panic recovery, the request log, the bearer
-// token check and JSON bodies for the mux's own 404 and 405 answers.
+// wrap adds, outside the mux: panic recovery, the request log, the checks
+// of Host and origin, the bearer token check and JSON bodies for the mux's
+// own 404 and 405 answers.
 func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -161,6 +188,10 @@ func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
 			a.logRequest(r, rec, start)
 		}()
 		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if msg := a.foreign(r); !open && msg != "" {
+			writeAdminJSON(rec, http.StatusForbidden, adminError{Error: msg})
+			return
+		}
 		if !open && !a.authorized(r) {
 			rec.Header().Set("WWW-Authenticate", `Bearer realm="hsradius admin"`)
 			msg := "missing bearer token: send Authorization: Bearer <token>"
@@ -194,6 +225,51 @@ func (a *adminAPI) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
 }
 
+// foreign says why a request may come from a web page rather than from the
+// operator, or "" when it may not. A browser request always carries the
+// Host of its URL; a page's own requests carry its Origin and (browsers
+// since 2023) Sec-Fetch-Site; curl, hsctl and Prometheus send neither.
+func (a *adminAPI) foreign(r *http.Request) string {
+	if a.cfg.Token == "" && !a.hostAllowed(r.Host) {
+		return fmt.Sprintf("Host %s is not a name of this listener (DNS rebinding protection): use localhost or an IP address, or add the name to admin.allowed_hosts", strconv.Quote(r.Host))
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		// The same comparison as http.CrossOriginProtection, for every
+		// method: a cross-origin GET can still run a profile.
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			return fmt.Sprintf("cross-origin request refused: Origin %s is not this listener", strconv.Quote(o))
+		}
+	}
+	if err := a.csrf.Check(r); err != nil {
+		return "cross-origin request refused: " + err.Error()
+	}
+	return ""
+}
+
+// hostAllowed reports whether a Host header names this listener. An IP
+// address cannot be rebound to another host, and localhost always resolves
+// here; any other name must be configured. An empty Host (HTTP/1.0) comes
+// from no browser.
+func (a *adminAPI) hostAllowed(hostport string) bool {
+	h := normalizeHost(hostport)
+	if h == "" || h == "localhost" || a.hosts[h] {
+		return true
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
+// normalizeHost returns the host of a Host header or name, lower case,
+// without port, brackets or the root's trailing dot.
+func normalizeHost(hostport string) string {
+	h := strings.TrimSpace(hostport)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
 // logRequest logs one request: changes at info (an audit trail of what
 // integrators did), reads at debug, failures of ours at error. Never the
 // body or the token.
@@ -206,8 +282,8 @@ func (a *adminAPI) logRequest(r *http.Request, rec *adminRecorder, start time.Ti
 	switch {
 	case status >= 500:
 		ev = a.cfg.Log.Error()
-	case status == http.StatusUnauthorized:
-		ev = a.cfg.Log.Warn() // someone without the token is knocking
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		ev = a.cfg.Log.Warn() // someone without the token, or a web page, is knocking
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		ev = a.cfg.Log.Debug()
 	default:
@@ -215,6 +291,9 @@ func (a *adminAPI) logRequest(r *http.Request, rec *adminRecorder, start time.Ti
 	}
 	ev = ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 		Dur("duration", time.Since(start)).Str("remote", r.RemoteAddr)
+	if status == http.StatusForbidden {
+		ev = ev.Str("host", r.Host).Str("origin", r.Header.Get("Origin")).Str("sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	}
 	if rec.err != "" {
 		ev = ev.Str("error", rec.err)
 	}
@@ -747,11 +826,22 @@ func (a *adminAPI) disconnectDevice(w http.ResponseWriter, r *http.Request) {
 	writeAdminJSON(w, http.StatusOK, disconnectResponse{Results: dynAuthAnswers(res)})
 }
 
+// readyz answers "ok" or "not ready". Only a caller the API itself would
+// serve (the token when one is set, this listener's Host, not from a web
+// page) learns why: the store's error names its addresses. The log always
+// has it.
 func (a *adminAPI) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), adminReadyTimeout)
 	defer cancel()
 	if err := a.cfg.Ready(ctx); err != nil {
-		writeAdminText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		if rec, ok := w.(*adminRecorder); ok {
+			rec.err = err.Error()
+		}
+		msg := "not ready"
+		if a.authorized(r) && a.foreign(r) == "" {
+			msg += ": " + err.Error()
+		}
+		writeAdminText(w, http.StatusServiceUnavailable, msg)
 		return
 	}
 	writeAdminText(w, http.StatusOK, "ok")

@@ -159,6 +159,7 @@ type adminOpts struct {
 	pprof     bool
 	redisAddr string            // "" : miniredis
 	profiles  []radiusd.Profile // the NAS's; nil: wispr
+	hosts     []string
 }
 
 type adminLogBuf struct {
@@ -251,13 +252,14 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 	}
 
 	h, err := radiusd.NewAdmin(radiusd.AdminConfig{
-		Sessions: e.mgr,
-		Server:   e.srv,
-		Ready:    e.store.Ping,
-		Gatherer: e.reg,
-		Token:    o.token,
-		Pprof:    o.pprof,
-		Log:      log,
+		Sessions:     e.mgr,
+		Server:       e.srv,
+		Ready:        e.store.Ping,
+		Gatherer:     e.reg,
+		Token:        o.token,
+		Pprof:        o.pprof,
+		Log:          log,
+		AllowedHosts: o.hosts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +286,8 @@ func (r adminResp) json(t *testing.T) map[string]any {
 }
 
 // do sends one request; a non-empty body is sent as application/json
-// unless a Content-Type header is given in hdr (name, value pairs).
+// unless a Content-Type header is given in hdr (name, value pairs; "Host"
+// sets the Host header).
 func (e *adminEnv) do(t *testing.T, method, path, body string, hdr ...string) adminResp {
 	t.Helper()
 	var rd io.Reader
@@ -302,6 +305,10 @@ func (e *adminEnv) do(t *testing.T, method, path, body string, hdr ...string) ad
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		if hdr[i+1] == "" {
 			req.Header.Del(hdr[i])
 			continue
@@ -742,6 +749,116 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
+// TestAdminRefusesWebPages: without a token on loopback, a page in the
+// operator's browser must not act through the API: not by a cross-origin
+// request (Origin, Sec-Fetch-Site), and not by rebinding its own name to
+// 127.0.0.1 (its name in Host). Nothing it asked for happens: no session,
+// no Disconnect. curl, hsctl and Prometheus (no Origin, an IP address or
+// localhost as Host) and the probes are served.
+func TestAdminRefusesWebPages(t *testing.T) {
+	e := newAdminEnv(t, adminOpts{pprof: true, hosts: []string{"Admin.Example.NET."}})
+	e.openRecord(t, adminMAC, "web-1")
+	port := e.http.URL[strings.LastIndex(e.http.URL, ":")+1:]
+	self := "127.0.0.1:" + port
+	create := "/v1/devices/" + adminMAC + "/sessions"
+	disconnect := "/v1/devices/" + adminMAC + "/disconnect"
+	for _, tc := range []struct {
+		name, method, path, body string
+		hdr                      []string
+		want                     int
+	}{
+		{"create from another origin", "POST", create, adminTimeSession, []string{"Origin", "http://evil.example"}, 403},
+		{"create with a rebound name", "POST", create, adminTimeSession, []string{"Host", "evil.example:" + port}, 403},
+		{"disconnect from another origin", "POST", disconnect, "", []string{"Origin", "https://evil.example"}, 403},
+		{"disconnect from a sandboxed page", "POST", disconnect, "", []string{"Origin", "null"}, 403},
+		{"disconnect cross-site", "POST", disconnect, "", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"disconnect same-site", "POST", disconnect, "", []string{"Sec-Fetch-Site", "same-site"}, 403},
+		{"disconnect with a rebound name", "POST", disconnect, "", []string{"Host", "evil.example"}, 403},
+		{"delete with a rebound name", "DELETE", "/v1/sessions/" + adminMACHex + "-1", "", []string{"Host", "localhost.evil.example"}, 403},
+		{"read sessions with a rebound name", "GET", create, "", []string{"Host", "evil.example:" + port}, 403},
+		{"metrics with a rebound name", "GET", "/metrics", "", []string{"Host", "evil.example"}, 403},
+		{"pprof with a rebound name", "GET", "/debug/pprof/", "", []string{"Host", "evil.example:" + port}, 403},
+		{"pprof from another origin", "GET", "/debug/pprof/cmdline", "", []string{"Origin", "http://evil.example"}, 403},
+		{"healthz with any name", "GET", "/healthz", "", []string{"Host", "evil.example"}, 200},
+		{"readyz with any name", "GET", "/readyz", "", []string{"Host", "evil.example", "Origin", "http://evil.example"}, 200},
+
+		{"curl on the address", "GET", create, "", []string{"Host", self}, 200},
+		{"curl on localhost", "GET", "/metrics", "", []string{"Host", "localhost:" + port}, 200},
+		{"curl on LOCALHOST.", "GET", "/metrics", "", []string{"Host", "LOCALHOST."}, 200},
+		{"IPv6 address", "GET", "/metrics", "", []string{"Host", "[::1]:" + port}, 200},
+		{"an allowed name", "GET", "/metrics", "", []string{"Host", "admin.example.net"}, 200},
+		{"an allowed name with a port", "GET", "/metrics", "", []string{"Host", "ADMIN.example.net.:8443"}, 200},
+		{"same origin", "GET", "/metrics", "", []string{"Origin", "http://" + self, "Sec-Fetch-Site", "same-origin"}, 200},
+		{"typed into the address bar", "GET", "/metrics", "", []string{"Sec-Fetch-Site", "none"}, 200},
+		{"cross-site GET without Origin", "GET", "/metrics", "", []string{"Sec-Fetch-Site", "cross-site"}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, tc.method, tc.path, tc.body, tc.hdr...).want(t, tc.want)
+			if tc.want == 403 {
+				if m := r.json(t); m["error"] == "" {
+					t.Errorf("403 body: %s", r.body)
+				}
+			}
+		})
+	}
+	// Nothing the pages asked for happened.
+	if m := e.do(t, "GET", create, "").want(t, http.StatusOK).json(t); len(m["sessions"].([]any)) != 0 {
+		t.Errorf("sessions were created: %v", m)
+	}
+	select {
+	case req := <-e.nas.got:
+		t.Errorf("the NAS got a %v", req.code)
+	default:
+	}
+	// The operator is still served: the same requests from curl.
+	e.do(t, "POST", create, adminTimeSession).want(t, http.StatusCreated)
+	e.do(t, "POST", create, adminTimeSession, "Origin", "http://"+self).want(t, http.StatusCreated)
+	e.do(t, "POST", disconnect, "", "Host", "localhost:"+port).want(t, http.StatusOK)
+	if req := e.nas.next(t); req.code != radius.CodeDisconnectRequest {
+		t.Errorf("the NAS got a %v, want a Disconnect-Request", req.code)
+	}
+	if !strings.Contains(e.logBuf.String(), `"host":"evil.example"`) {
+		t.Error("the refusals are not logged with the Host they named")
+	}
+}
+
+// TestAdminTokenAndWebPages: with a token the Host is not checked (a page
+// cannot send the token, and Prometheus may scrape by any name); the
+// origin still is.
+func TestAdminTokenAndWebPages(t *testing.T) {
+	const token = "web-admin-token-0123456789"
+	e := newAdminEnv(t, adminOpts{token: token})
+	e.do(t, "GET", "/metrics", "", "Host", "radius1.example.net:9812").want(t, http.StatusOK)
+	e.do(t, "GET", "/metrics", "", "Host", "radius1.example.net:9812", "Authorization", "").want(t, http.StatusUnauthorized)
+	e.do(t, "POST", "/v1/devices/"+adminMAC+"/sessions", adminTimeSession, "Origin", "http://evil.example").want(t, http.StatusForbidden)
+	e.do(t, "POST", "/v1/devices/"+adminMAC+"/sessions", adminTimeSession, "Sec-Fetch-Site", "cross-site").want(t, http.StatusForbidden)
+	e.do(t, "POST", "/v1/devices/"+adminMAC+"/sessions", adminTimeSession).want(t, http.StatusCreated)
+
+	// /readyz needs no token; without it, it says no more than the state.
+	addr := e.mr.Addr()
+	e.mr.Close()
+	r := e.do(t, "GET", "/readyz", "", "Authorization", "").want(t, http.StatusServiceUnavailable)
+	if got := strings.TrimSpace(string(r.body)); got != "not ready" {
+		t.Errorf("/readyz without the token: %q, want \"not ready\"", got)
+	}
+	r = e.do(t, "GET", "/readyz", "").want(t, http.StatusServiceUnavailable)
+	if got := string(r.body); !strings.Contains(got, "not ready: ") || !strings.Contains(got, addr) {
+		t.Errorf("/readyz with the token: %q, want the reason", got)
+	}
+}
+
+func TestAdminAllowedHostsInvalid(t *testing.T) {
+	for _, h := range []string{"", "http://admin.example.net", "admin.example.net:443", "a b"} {
+		_, err := radiusd.NewAdmin(radiusd.AdminConfig{
+			Sessions: session.NewSessionsMgr(nil, time.Now), Ready: func(context.Context) error { return nil },
+			Gatherer: prometheus.NewRegistry(), AllowedHosts: []string{h},
+		})
+		if err == nil || !strings.Contains(err.Error(), "allowed host") {
+			t.Errorf("AllowedHosts %q: %v, want an error", h, err)
+		}
+	}
+}
+
 func TestAdminPprofOff(t *testing.T) {
 	e := newAdminEnv(t, adminOpts{noServer: true})
 	e.do(t, "GET", "/debug/pprof/", "").want(t, http.StatusNotFound)
@@ -754,10 +871,19 @@ func TestAdminHealthAndReadiness(t *testing.T) {
 	}
 	e.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
 
+	addr := e.mr.Addr()
 	e.mr.Close() // Redis goes away
 	r := e.do(t, "GET", "/readyz", "").want(t, http.StatusServiceUnavailable)
 	if !strings.Contains(string(r.body), "not ready") {
 		t.Errorf("/readyz body: %q", r.body)
+	}
+	// A page that rebinds its name learns no more than the state.
+	r = e.do(t, "GET", "/readyz", "", "Host", "evil.example").want(t, http.StatusServiceUnavailable)
+	if got := strings.TrimSpace(string(r.body)); got != "not ready" {
+		t.Errorf("/readyz for a foreign Host: %q, want \"not ready\"", got)
+	}
+	if !strings.Contains(e.logBuf.String(), addr) {
+		t.Errorf("the log does not say why /readyz failed:\n%s", e.logBuf.String())
 	}
 	e.do(t, "GET", "/healthz", "").want(t, http.StatusOK) // still alive
 	// The API says the store is down: 503, not 500 or 404.

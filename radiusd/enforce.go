@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"layeh.com/radius"
@@ -67,11 +68,32 @@ type dynJob struct {
 	done   chan DynAuthResult // optional: the admin API waits for the answer
 }
 
+// schedReq is an end-of-session check to write to the schedule.
+type schedReq struct {
+	nas *nasEntry
+	rec session.AcctRecord
+	at  time.Time
+}
+
+// scheduleWriters write the schedule entries accounting asks for. Each
+// write is one short Redis command, so a few keep up with any rate of new
+// NAS sessions; their queue (EnforceConfig.Queue) absorbs bursts and a slow
+// Redis.
+const scheduleWriters = 4
+
 // enforcer sends dynamic authorization requests and runs the schedule.
 type enforcer struct {
 	cfg    EnforceConfig
 	client dynAuthClient
 	jobs   chan dynJob
+	sched  chan schedReq
+
+	// catchUp is how long, after a schedule write was dropped, every
+	// interim puts its NAS session on the schedule: one interim interval
+	// and a minute, by which each open NAS session has sent one.
+	catchUp time.Duration
+	// catchUpUntil is that deadline (Unix ns); 0 before any drop.
+	catchUpUntil atomic.Int64
 
 	mu       sync.Mutex
 	inFlight map[string]bool // nas|acct id: one request per NAS session at a time
@@ -103,6 +125,8 @@ func newEnforcer(cfg EnforceConfig, interim time.Duration) *enforcer {
 		cfg:      cfg,
 		client:   dynAuthClient{timeout: cfg.DynAuthTimeout, tries: cfg.DynAuthTries},
 		jobs:     make(chan dynJob, cfg.Queue),
+		sched:    make(chan schedReq, cfg.Queue),
+		catchUp:  interim + time.Minute,
 		inFlight: map[string]bool{},
 	}
 }
@@ -126,6 +150,21 @@ func (s *Server) RunEnforcement(ctx context.Context) error {
 					return
 				case j := <-e.jobs:
 					s.sendDynAuth(ctx, j)
+				}
+			}
+		}()
+	}
+	for range scheduleWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					s.drainSchedule()
+					return
+				case r := <-e.sched:
+					_ = s.schedule(r.nas, r.rec, r.at)
 				}
 			}
 		}()
@@ -191,7 +230,7 @@ func (s *Server) retryLater(j dynJob, outcome string) {
 	}
 	// Synchronous: called from an enforcement worker (or a full queue, which
 	// is rare), never tracked by the server's packet WaitGroup.
-	s.schedule(j.nas, j.rec, s.now().Add(retryAfter))
+	_ = s.schedule(j.nas, j.rec, s.now().Add(retryAfter))
 }
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
@@ -365,16 +404,60 @@ func (s *Server) afterAccounting(nas *nasEntry, ev session.AcctEvent, res sessio
 		return
 	}
 	if !res.NewRecord && !res.Moved {
-		return // the NAS has the limits of the session it is on, which has room left
+		// The NAS has the limits of the session it is on, which has room
+		// left. After a dropped schedule write this NAS session may be the
+		// one missing from the schedule: put it there, due now, and the
+		// scheduler checks it and schedules its end (the interim did not
+		// load the sessions that would tell when).
+		if s.enf.catchingUp(ev.Now) {
+			s.scheduleSoon(nas, rec, ev.Now)
+		}
+		return
 	}
-	next, ok := s.decide(nas, rec, res.Sessions, res.Moved, ev.Now, 0)
-	if ok {
-		// Once per NAS session (or spill): off the reply path.
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.schedule(nas, rec, next)
-		}()
+	if next, ok := s.decide(nas, rec, res.Sessions, res.Moved, ev.Now, 0); ok {
+		s.scheduleSoon(nas, rec, next) // once per NAS session (or spill)
+	}
+}
+
+// scheduleSoon hands a schedule write to the writers, off the reply path.
+// When their queue is full the write is dropped and counted, and for the
+// next interim interval every interim reschedules its NAS session (see
+// afterAccounting); meanwhile the NAS's own Session-Timeout and the
+// interims' exhaustion check still end the session.
+func (s *Server) scheduleSoon(nas *nasEntry, rec session.AcctRecord, at time.Time) {
+	e := s.enf
+	select {
+	case e.sched <- schedReq{nas: nas, rec: rec, at: at}:
+	default:
+		e.catchUpUntil.Store(s.now().Add(e.catchUp).UnixNano())
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.schedDropped.Inc()
+		}
+		s.warn.Warn().Str("nas", nas.Name).Str("acct_session_id", rec.SessionID).
+			Msg("enforcement schedule queue full: this NAS session is scheduled at its next interim")
+	}
+}
+
+// catchingUp reports whether a schedule write was dropped less than an
+// interim interval (and a minute) before now.
+func (e *enforcer) catchingUp(now time.Time) bool {
+	until := e.catchUpUntil.Load()
+	return until != 0 && now.UnixNano() < until
+}
+
+// drainSchedule writes what is still queued when enforcement stops (the
+// listeners have drained by then), until the queue is empty or a write
+// fails: with Redis down the rest would fail too.
+func (s *Server) drainSchedule() {
+	for {
+		select {
+		case r := <-s.enf.sched:
+			if s.schedule(r.nas, r.rec, r.at) != nil {
+				return
+			}
+		default:
+			return
+		}
 	}
 }
 
@@ -404,12 +487,14 @@ func (s *Server) decide(nas *nasEntry, rec session.AcctRecord, sessions []sessio
 	return now.Add(time.Duration(l.SessionTimeout) * time.Second), true
 }
 
-func (s *Server) schedule(nas *nasEntry, rec session.AcctRecord, at time.Time) {
+func (s *Server) schedule(nas *nasEntry, rec session.AcctRecord, at time.Time) error {
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	if err := s.enf.cfg.Store.ScheduleEnd(ctx, nas.Name, rec.MAC, rec.SessionID, at); err != nil {
+	err := s.enf.cfg.Store.ScheduleEnd(ctx, nas.Name, rec.MAC, rec.SessionID, at)
+	if err != nil {
 		s.log.Error().Err(err).Str("nas", nas.Name).Str("acct_session_id", rec.SessionID).Msg("schedule enforcement")
 	}
+	return err
 }
 
 // runSchedule claims the due entries and checks each NAS session as if an
@@ -461,7 +546,7 @@ func (s *Server) checkScheduled(ref session.RecordRef) {
 		if !next.After(now) {
 			next = now.Add(time.Second)
 		}
-		s.schedule(nas, rec, next)
+		_ = s.schedule(nas, rec, next)
 	}
 }
 

@@ -2,6 +2,7 @@ package radiusd
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"layeh.com/radius"
 )
 
 // Outcomes: every packet ends in exactly one (DESIGN §7.6).
@@ -34,6 +35,9 @@ type Metrics struct {
 	storeErr *prometheus.CounterVec
 	inFlight prometheus.Gauge
 	dynAuth  *prometheus.CounterVec
+	// schedDropped counts end-of-session checks not scheduled after
+	// accounting because the schedule queue was full.
+	schedDropped prometheus.Counter
 }
 
 // NewMetrics creates and registers the collectors on reg.
@@ -65,11 +69,37 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "radiusd_dynauth_requests_total",
 			Help: "Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).",
 		}, []string{"kind", "result"}),
+		schedDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "radiusd_schedule_dropped_total",
+			Help: "End-of-session checks not scheduled because the schedule queue was full; the NAS session's next interim schedules it.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth} {
+	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth, m.schedDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
+	m.initAlerted()
 	return m, nil
+}
+
+// initAlerted creates, at 0, the series README.md ("Metrics") suggests
+// alerting on. A labelled series is born at its first event, and
+// increase() and rate() cannot see that first event, nor can an absent
+// series be told from a broken scrape.
+func (m *Metrics) initAlerted() {
+	for _, op := range []string{"device_sessions", "account", "close_nas"} {
+		m.storeErr.WithLabelValues(op)
+	}
+	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadMA, OutcomeMissingMA, OutcomeOverload} {
+		m.packets.WithLabelValues(listenerAuth, radius.CodeAccessRequest.String(), o)
+	}
+	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadAuth, OutcomeBadMA, OutcomeOverload} {
+		m.packets.WithLabelValues(listenerAcct, radius.CodeAccountingRequest.String(), o)
+	}
+	for _, kind := range []string{"disconnect", "coa"} {
+		for _, result := range []string{DynAuthACK, DynAuthNAK, DynAuthTimeout, DynAuthError, "dropped"} {
+			m.dynAuth.WithLabelValues(kind, result)
+		}
+	}
 }

@@ -63,15 +63,19 @@ radiusd_packets_total{code="Access-Request",listener="auth",outcome="bad_message
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="cached"} 1
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="malformed"} 1
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="missing_message_authenticator"} 1
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="overload"} 0
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="rejected"} 2
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="store_error"} 1
 radiusd_packets_total{code="Access-Request",listener="auth",outcome="unknown_nas"} 1
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="accounted"} 1
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="bad_authenticator"} 1
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="bad_message_authenticator"} 0
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="cached"} 1
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="ignored"} 1
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="malformed"} 1
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="overload"} 0
 radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="store_error"} 1
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="unknown_nas"} 0
 radiusd_packets_total{code="Accounting-Request",listener="auth",outcome="unsupported_code"} 1
 radiusd_packets_total{code="Status-Server",listener="acct",outcome="status"} 1
 radiusd_packets_total{code="Status-Server",listener="auth",outcome="status"} 1
@@ -118,6 +122,65 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestMetricsAlertedSeriesAtStart: every series README.md suggests alerting
+// on exists, at 0, before the first event: an alert on increase() needs the
+// series before the event it counts.
+func TestMetricsAlertedSeriesAtStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP radiusd_store_errors_total Store (Redis) operations that failed.
+# TYPE radiusd_store_errors_total counter
+radiusd_store_errors_total{op="account"} 0
+radiusd_store_errors_total{op="close_nas"} 0
+radiusd_store_errors_total{op="device_sessions"} 0
+# HELP radiusd_packets_total RADIUS packets received, by listener, request code and outcome.
+# TYPE radiusd_packets_total counter
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="bad_message_authenticator"} 0
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="missing_message_authenticator"} 0
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="overload"} 0
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="store_error"} 0
+radiusd_packets_total{code="Access-Request",listener="auth",outcome="unknown_nas"} 0
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="bad_authenticator"} 0
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="bad_message_authenticator"} 0
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="overload"} 0
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="store_error"} 0
+radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="unknown_nas"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "radiusd_store_errors_total", "radiusd_packets_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "radiusd_dynauth_requests_total"); err != nil || n != 10 {
+		t.Errorf("radiusd_dynauth_requests_total: %d series (%v), want 10 (disconnect, coa × ack, nak, timeout, error, dropped)", n, err)
+	}
+	got := map[string]bool{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "radiusd_dynauth_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			got[l["kind"]+"/"+l["result"]] = m.GetCounter().GetValue() == 0
+		}
+	}
+	for _, kind := range []string{"disconnect", "coa"} {
+		for _, result := range []string{"timeout", "nak", "dropped"} {
+			if !got[kind+"/"+result] {
+				t.Errorf("no radiusd_dynauth_requests_total{kind=%q,result=%q} at 0", kind, result)
+			}
+		}
 	}
 }
 

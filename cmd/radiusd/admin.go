@@ -37,7 +37,7 @@ func startAdmin(cfg adminConfig, acfg radiusd.AdminConfig) (*adminListener, erro
 	if cfg.Listen == "" {
 		return &adminListener{}, nil
 	}
-	acfg.Token, acfg.Pprof = cfg.Token, cfg.Pprof
+	acfg.Token, acfg.Pprof, acfg.AllowedHosts = cfg.Token, cfg.Pprof, cfg.AllowedHosts
 	h, err := radiusd.NewAdmin(acfg)
 	if err != nil {
 		return nil, err

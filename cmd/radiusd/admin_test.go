@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,16 +41,20 @@ func TestConfigAdminEnforcementInvalid(t *testing.T) {
 		{"listen port 0", minimal + "admin: {listen: '127.0.0.1:0'}\n", nil, []string{`admin.listen: "127.0.0.1:0": port "0"`}},
 		{"token twice", minimal + "admin: {token: abcdefghijklmnopq, token_env: TOK}\n", map[string]string{"TOK": "x"},
 			[]string{"admin.token_env: token is also set: use exactly one of token, token_env or token_file"}},
-		{"token_env unset", minimal + "admin: {listen: '0.0.0.0:9812', token_env: NOPE}\n", nil,
-			[]string{"admin.token_env: environment variable NOPE is not set or empty"}},
-		{"token_env unset: one problem", minimal + "admin: {listen: '0.0.0.0:9812', token_env: NOPE}\n", nil,
-			[]string{"radiusd.yaml: admin.token_env: environment variable NOPE"}},
+		{"token_env unset", minimal + "admin: {listen: '0.0.0.0:9812', token_env: NO_TOKEN}\n", nil,
+			[]string{"admin.token_env: environment variable NO_TOKEN is not set or empty"}},
+		{"token_env unset: one problem", minimal + "admin: {listen: '0.0.0.0:9812', token_env: NO_TOKEN}\n", nil,
+			[]string{"radiusd.yaml: admin.token_env: environment variable NO_TOKEN"}},
 		{"token with a space", minimal + "admin: {token: 'two words here'}\n", nil, []string{"admin.token: the token contains spaces"}},
 		{"token_file with a space", minimal + "admin: {token_file: " + writeFile(t, "tok", "a b\n") + "}\n", nil, []string{"admin.token_file: the token contains spaces"}},
 		{"admin misspelt key", minimal + "admin: {lisen: x}\n", nil, []string{"admin.lisen: unknown key", "did you mean listen?"}},
+		{"allowed host with a scheme", minimal + "admin: {allowed_hosts: [ok.example.net, 'http://admin.example.net']}\n", nil,
+			[]string{`admin.allowed_hosts[1]: "http://admin.example.net": want a host name, without scheme or port`}},
+		{"allowed host with a port", minimal + "admin: {allowed_hosts: ['admin.example.net:443']}\n", nil, []string{"admin.allowed_hosts[0]"}},
+		{"allowed host empty", minimal + "admin: {allowed_hosts: ['']}\n", nil, []string{"admin.allowed_hosts[0]"}},
 		{"coa port too large", nas("    coa_port: 70000\n"), nil, []string{"nas[0].coa_port: 70000: want a port from 1 to 65535, or 0 to send this NAS no Disconnect/CoA"}},
 		{"coa port negative", nas("    coa_port: -1\n"), nil, []string{"nas[0].coa_port: -1"}},
-		{"coa port not a number", nas("    coa_port: mikrotik\n"), nil, []string{`nas[0].coa_port: got "mikrotik", want an integer`}},
+		{"coa port not a number", nas("    coa_port: mikrotik\n"), nil, []string{`nas[0].coa_port: got a string, want an integer`}},
 		{"bad on_spill", nas("    on_spill: reauth\n"), nil, []string{`nas[0].on_spill: "reauth": want coa or disconnect`}},
 		{"dynauth tries 0", minimal + "enforcement: {dynauth_tries: 0}\n", nil, []string{"enforcement.dynauth_tries: 0: want 1 to 10"}},
 		{"dynauth tries 11", minimal + "enforcement: {dynauth_tries: 11}\n", nil, []string{"enforcement.dynauth_tries: 11"}},
@@ -91,7 +97,7 @@ func TestConfigAdminEnforcementValid(t *testing.T) {
 		check func(t *testing.T, c *Config)
 	}{
 		{"defaults", minimal, nil, func(t *testing.T, c *Config) {
-			if c.Admin != (adminConfig{Listen: "127.0.0.1:9812"}) {
+			if !reflect.DeepEqual(c.Admin, adminConfig{Listen: "127.0.0.1:9812"}) {
 				t.Errorf("admin: %+v", c.Admin)
 			}
 			want := radiusd.EnforceConfig{DynAuthTimeout: 2 * time.Second, DynAuthTries: 3, Workers: 16, Queue: 4096, ScheduleEvery: time.Second, ReapEvery: time.Minute}
@@ -106,7 +112,7 @@ func TestConfigAdminEnforcementValid(t *testing.T) {
 			}
 		}},
 		{"loopback without token", minimal + "admin: {listen: '[::1]:9000', pprof: true}\n", nil, func(t *testing.T, c *Config) {
-			if c.Admin != (adminConfig{Listen: "[::1]:9000", Pprof: true}) || len(c.Warnings) != 0 {
+			if !reflect.DeepEqual(c.Admin, adminConfig{Listen: "[::1]:9000", Pprof: true}) || len(c.Warnings) != 0 {
 				t.Errorf("admin: %+v, warnings %q", c.Admin, c.Warnings)
 			}
 		}},
@@ -132,6 +138,26 @@ func TestConfigAdminEnforcementValid(t *testing.T) {
 		{"short token warns", minimal + "admin: {token: short}\n", nil, func(t *testing.T, c *Config) {
 			if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "admin: the token is shorter than 16 characters") {
 				t.Errorf("warnings: %s", w)
+			}
+		}},
+		{"allowed hosts", minimal + "admin: {allowed_hosts: [radius-admin.example.net, Proxy.LAN]}\n", nil, func(t *testing.T, c *Config) {
+			if !slices.Equal(c.Admin.AllowedHosts, []string{"radius-admin.example.net", "Proxy.LAN"}) || len(c.Warnings) != 0 {
+				t.Errorf("admin: %+v, warnings %q", c.Admin, c.Warnings)
+			}
+		}},
+		{"allowed hosts with a token", minimal + "admin: {allowed_hosts: [a.example], token: abcdefghijklmnopqrstuvwxyz}\n", nil, func(t *testing.T, c *Config) {
+			if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "admin.allowed_hosts: has no effect with a token") {
+				t.Errorf("warnings: %s", w)
+			}
+		}},
+		{"Redis password, admin without token", minimal, map[string]string{envRedisPassword: "redis-pass"}, func(t *testing.T, c *Config) {
+			if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "admin: no token, but Redis has a password") || strings.Contains(w, "redis-pass") {
+				t.Errorf("warnings: %s", w)
+			}
+		}},
+		{"Redis password, admin off", minimal + "admin: {listen: ''}\n", map[string]string{envRedisPassword: "redis-pass"}, func(t *testing.T, c *Config) {
+			if len(c.Warnings) != 0 {
+				t.Errorf("warnings: %q", c.Warnings)
 			}
 		}},
 		{"admin off", minimal + "admin: {listen: ''}\n", nil, func(t *testing.T, c *Config) {
@@ -192,8 +218,9 @@ func freeTCP(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// get fetches an admin URL.
-func get(t *testing.T, method, url, token, body string) (int, string) {
+// get fetches an admin URL; hdr are header name, value pairs ("Host" sets
+// the Host header).
+func get(t *testing.T, method, url, token, body string, hdr ...string) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -208,6 +235,13 @@ func get(t *testing.T, method, url, token, body string) (int, string) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 	}
 	client := &http.Client{Timeout: testTimeout}
 	resp, err := client.Do(req)
@@ -241,7 +275,22 @@ func TestRunAdmin(t *testing.T) {
 		}
 	}
 
-	code, body := get(t, "POST", base+"/v1/devices/"+testMAC+"/sessions", "", `{"type":"time","time_secs":3600,"down_mbits":10,"up_mbits":2}`)
+	// A web page in the operator's browser cannot act through the API
+	// (another origin, or its own name rebound to 127.0.0.1); curl can.
+	create := `{"type":"time","time_secs":3600,"down_mbits":10,"up_mbits":2}`
+	for _, hdr := range [][]string{
+		{"Origin", "http://evil.example"},
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Host", "evil.example:" + r.Admin[strings.LastIndex(r.Admin, ":")+1:]},
+	} {
+		if code, body := get(t, "POST", base+"/v1/devices/"+testMAC+"/sessions", "", create, hdr...); code != http.StatusForbidden {
+			t.Errorf("create with %s: %d %s, want 403", hdr, code, body)
+		}
+		if code, body := get(t, "POST", base+"/v1/devices/"+testMAC+"/disconnect", "", "", hdr...); code != http.StatusForbidden {
+			t.Errorf("disconnect with %s: %d %s, want 403", hdr, code, body)
+		}
+	}
+	code, body := get(t, "POST", base+"/v1/devices/"+testMAC+"/sessions", "", create)
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}
@@ -249,7 +298,7 @@ func TestRunAdmin(t *testing.T) {
 	if resp.Code != radius.CodeAccessAccept {
 		t.Fatalf("got %v (%q), want Access-Accept", resp.Code, rfc2865.ReplyMessage_GetString(resp))
 	}
-	code, body = get(t, "GET", base+"/v1/devices/"+testMAC+"/current", "", "")
+	code, body = get(t, "GET", base+"/v1/devices/"+testMAC+"/current", "", "", "Host", "localhost")
 	var cur struct {
 		ID      string `json:"id"`
 		Current bool   `json:"current"`
@@ -265,6 +314,10 @@ func TestRunAdmin(t *testing.T) {
 	for _, want := range []string{
 		`radiusd_packets_total{code="Access-Request",listener="auth",outcome="accepted"} 1`,
 		"radiusd_request_duration_seconds_bucket", "go_goroutines", "process_cpu_seconds_total",
+		// What README.md suggests alerting on is there before it happens.
+		`radiusd_store_errors_total{op="account"} 0`,
+		`radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="store_error"} 0`,
+		`radiusd_dynauth_requests_total{kind="disconnect",result="timeout"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

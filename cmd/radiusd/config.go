@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,6 +44,9 @@ type adminFile struct {
 	TokenEnv  string `yaml:"token_env"`
 	TokenFile string `yaml:"token_file"`
 	Pprof     bool   `yaml:"pprof"`
+	// AllowedHosts are host names, besides localhost and IP addresses, that
+	// requests may carry in Host when there is no token (a reverse proxy's).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 type enforcementFile struct {
@@ -193,13 +197,16 @@ type Config struct {
 
 	// Warnings are logged once the logger exists (never with secrets).
 	Warnings []string
+
+	inlineSecrets []string // keys whose secret is written in the file
 }
 
 // adminConfig is the validated admin listener.
 type adminConfig struct {
-	Listen string // "": no admin listener
-	Token  string // "": no authentication (loopback only)
-	Pprof  bool
+	Listen       string // "": no admin listener
+	Token        string // "": no authentication (loopback only)
+	Pprof        bool
+	AllowedHosts []string
 }
 
 // listenAddr is one UDP address to bind and the key that configured it.
@@ -267,6 +274,9 @@ func loadConfig(o options, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Source = path
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o004 != 0 && len(cfg.inlineSecrets) > 0 {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s is readable by every user of this host (mode %v) and holds secrets (%s): chmod o-r it, or give them with *_env or *_file", path, st.Mode().Perm(), strings.Join(cfg.inlineSecrets, ", ")))
+	}
 	return cfg, nil
 }
 
@@ -316,6 +326,7 @@ type resolver struct {
 	getenv func(string) string
 	demo   bool
 	warn   []string
+	inline []string // keys holding a secret inline: the file itself is secret
 }
 
 // resolve validates fc, recording every problem in p.
@@ -352,6 +363,9 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	}
 	cfg.Enforce = r.enforcement(fc.Enforcement, interim)
 	cfg.Admin = r.admin(fc.Admin)
+	if cfg.Admin.Listen != "" && cfg.Admin.Token == "" && cfg.Redis.Password != "" {
+		r.warnf("admin: no token, but Redis has a password: every user of this host can create sessions through the admin API on %s without knowing it; set admin.token_env or admin.token_file", cfg.Admin.Listen)
+	}
 
 	switch lvl := strings.ToLower(strings.TrimSpace(fc.Log.Level)); lvl {
 	case "trace", "debug", "info", "warn", "error":
@@ -366,6 +380,7 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 		p.add("log.format", "%q: want json or console", fc.Log.Format)
 	}
 	cfg.Warnings = r.warn
+	cfg.inlineSecrets = r.inline
 	return cfg
 }
 
@@ -565,18 +580,33 @@ func (r *resolver) secret(path, key, inlineKey, inline, env, file string) (strin
 	case n != 1:
 		return "", false
 	case inline != "":
+		r.inline = append(r.inline, joinPath(path, inlineKey))
 		return inline, true
 	case env != "":
 		v := r.getenv(env)
 		if v == "" {
-			r.p.add(joinPath(path, key+"_env"), "environment variable %s is not set or empty", env)
+			// A value that does not look like a variable's name may be the
+			// secret itself, typed into the wrong key: never repeat it.
+			if envNameRE.MatchString(env) {
+				r.p.add(joinPath(path, key+"_env"), "environment variable %s is not set or empty", env)
+			} else {
+				r.p.add(joinPath(path, key+"_env"), "the environment variable it names is not set or empty (the name is not shown: %s_env takes the NAME of a variable, like HSRADIUS_NAS_SECRET, not the secret itself)", key)
+			}
 			return "", false
 		}
 		return v, true
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		r.p.add(joinPath(path, key+"_file"), "%v", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its message repeats the path
+		}
+		if pathRE.MatchString(file) {
+			r.p.add(joinPath(path, key+"_file"), "%s: %v", file, err)
+		} else {
+			r.p.add(joinPath(path, key+"_file"), "cannot read the file it names: %v (the name is not shown: %s_file takes the PATH of a file, like /etc/hsradius/nas.secret, not the secret itself)", err, key)
+		}
 		return "", false
 	}
 	v := strings.TrimRight(string(b), "\r\n")
@@ -613,7 +643,19 @@ func (r *resolver) exclusive(path, key, inlineKey, inline, env, file string) int
 	return len(set)
 }
 
-var nasNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var (
+	nasNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
+	// envNameRE is a variable name as people write them (HSRADIUS_NAS_SECRET):
+	// capitals, digits and at least one underscore. Random secrets (hex is
+	// lower case, base32 and base64 have no underscore) do not match, so
+	// only a name that matches is repeated in an error.
+	envNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$`)
+	// pathRE is a file name as people write them: absolute or ./ relative,
+	// no characters of base64 padding or shell quoting. Only a name that
+	// matches is repeated in an error.
+	pathRE = regexp.MustCompile(`^\.{0,2}/[A-Za-z0-9._/-]*$`)
+)
 
 // nasList validates the NAS entries.
 func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
@@ -698,14 +740,15 @@ func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
 			p.add(path+".require_message_authenticator", "%v", err)
 		} else {
 			n.MAPolicy = pol
-			if pol == radiusd.MAOptional {
+			if pol == radiusd.MAOptional && !r.demo { // the demo answers loopback only
 				r.warnf("nas %s: require_message_authenticator: no leaves its Access-Requests open to forgery (BlastRADIUS, CVE-2024-3596): use yes, or auto", label)
 			}
 		}
 
 		mode, err := radiusd.ParsePasswordMode(f.Password)
 		if err != nil {
-			p.add(path+".password", "%v", err)
+			// Not %v: the value may be the password itself.
+			p.add(path+".password", "want any, mac or fixed (the value is not shown: it may be a password; the password of password: fixed goes in fixed_password, fixed_password_env or fixed_password_file)")
 		}
 		n.Password = mode
 		fixedSet := f.FixedPassword != "" || f.FixedPasswordEnv != "" || f.FixedPasswordFile != ""
@@ -882,6 +925,16 @@ func (r *resolver) admin(f adminFile) adminConfig {
 				r.warnf("admin: the token is shorter than %d characters: use a long random one (e.g. openssl rand -hex 32)", minTokenLen)
 			}
 		}
+	}
+	for i, h := range f.AllowedHosts {
+		if !hostNameRE.MatchString(h) {
+			p.add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "%q: want a host name, without scheme or port (e.g. radius-admin.example.net)", h)
+			continue
+		}
+		a.AllowedHosts = append(a.AllowedHosts, h)
+	}
+	if len(f.AllowedHosts) > 0 && (hasToken || f.Token != "" || f.TokenEnv != "" || f.TokenFile != "") {
+		r.warnf("admin.allowed_hosts: has no effect with a token: the Host header is only checked without one")
 	}
 	if a.Listen == "" {
 		return a

@@ -5,7 +5,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"duplicate key", nas("    secret: again\n"), nil, []string{"nas[0].secret: set twice, on lines 4 and 5"}},
 		{"duplicate top-level key", minimal + "log: {level: info}\nlog: {level: debug}\n", nil, []string{"log: set twice, on lines 6 and 7"}},
 		{"flow style picks the key by value", "nas:\n  - {name: a, address: 10.0.0.1, secret: " + goodSecret + ", global_up_mbits: -1, profiles: wispr}\n", nil,
-			[]string{`nas[0].global_up_mbits: got "-1", want a whole number`, `nas[0].profiles: got "wispr", want a list`}},
+			[]string{`nas[0].global_up_mbits: got "-1", want a whole number`, `nas[0].profiles: got a string, want a list`}},
 		{"no nas key", "log: {level: info}\n", nil, []string{"nas: empty: configure at least one NAS"}},
 		{"empty nas list", "nas: []\n", nil, []string{"nas: empty"}},
 		{"duplicate nas name", nas("  - name: office\n    address: 10.0.0.1\n    secret: \"" + goodSecret + "\"\n"), nil,
@@ -91,15 +93,15 @@ func TestConfigInvalid(t *testing.T) {
 			[]string{"nas[0].secret_env: secret is also set: use exactly one of secret, secret_env or secret_file"}},
 		{"secret_env and secret_file", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: X, secret_file: /etc/x}\n", map[string]string{"X": goodSecret},
 			[]string{"nas[0].secret_file: secret_env is also set"}},
-		{"secret_env unset", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NOPE}\n", nil, []string{"nas[0].secret_env: environment variable NOPE is not set or empty"}},
-		{"secret_file missing", "nas:\n  - {name: a, address: 10.0.0.1, secret_file: " + missing + "}\n", nil, []string{"nas[0].secret_file: open " + missing}},
+		{"secret_env unset", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NO_SUCH_SECRET}\n", nil, []string{"nas[0].secret_env: environment variable NO_SUCH_SECRET is not set or empty"}},
+		{"secret_file missing", "nas:\n  - {name: a, address: 10.0.0.1, secret_file: " + missing + "}\n", nil, []string{"nas[0].secret_file: " + missing + ": no such file or directory"}},
 		{"coa secret twice", nas("    coa_secret: " + goodSecret + "\n    coa_secret_env: X\n"), map[string]string{"X": "y"}, []string{"nas[0].coa_secret_env: coa_secret is also set"}},
 		{"bad coa port", nas("    coa_port: 70000\n"), nil, []string{"nas[0].coa_port: 70000"}},
 		{"bad MA policy", nas("    require_message_authenticator: maybe\n"), nil, []string{`nas[0].require_message_authenticator: "maybe": want yes, auto or no`}},
-		{"bad password mode", nas("    password: secret\n"), nil, []string{`nas[0].password: "secret": want any, mac or fixed`}},
+		{"bad password mode", nas("    password: secret\n"), nil, []string{`nas[0].password: want any, mac or fixed (the value is not shown`}},
 		{"fixed without fixed_password", nas("    password: fixed\n"), nil, []string{"nas[0].fixed_password: empty (password: fixed needs"}},
 		{"fixed_password without fixed", nas("    fixed_password: pw\n"), nil, []string{`nas[0].fixed_password: set, but password is "any"`}},
-		{"fixed_password_env unset", nas("    password: fixed\n    fixed_password_env: PW\n"), nil, []string{"nas[0].fixed_password_env: environment variable PW"}},
+		{"fixed_password_env unset", nas("    password: fixed\n    fixed_password_env: MAC_PW\n"), nil, []string{"nas[0].fixed_password_env: environment variable MAC_PW"}},
 		{"bad duration", minimal + "radius: {store_timeout: 2}\n", nil, []string{`radius.store_timeout: "2": want a duration with a unit`}},
 		{"bad duration word", minimal + "redis: {timeout: soon}\n", nil, []string{`redis.timeout: "soon"`}},
 		{"zero store timeout", minimal + "radius: {store_timeout: 0s}\n", nil, []string{`radius.store_timeout: "0s": must be above zero`}},
@@ -305,8 +307,9 @@ func equal(a, b any) bool {
 // says what it claims.
 func TestConfigExample(t *testing.T) {
 	env := map[string]string{
-		"HSRADIUS_LOBBY_SECRET":       "lobby-secret-0123456789",
-		"HSRADIUS_LOBBY_MAC_PASSWORD": "macpass",
+		"HSRADIUS_NAS_OFFICE_SECRET":      "office-secret-0123456789",
+		"HSRADIUS_NAS_LOBBY_SECRET":       "lobby-secret-0123456789",
+		"HSRADIUS_NAS_LOBBY_MAC_PASSWORD": "macpass",
 	}
 	cfg, err := loadConfig(options{configPath: "../../testdata/config/radiusd.example.yaml"}, envFunc(env))
 	if err != nil {
@@ -324,7 +327,7 @@ func TestConfigExample(t *testing.T) {
 		cfg.LogLevel != def.LogLevel || cfg.LogFormat != def.LogFormat || !slices.Equal(cfg.Listen, def.Listen) {
 		t.Errorf("the example's values differ from the defaults:\nexample %+v\ndefault %+v", cfg, def)
 	}
-	if cfg.Admin != def.Admin || cfg.Enforce == nil || def.Enforce == nil || *cfg.Enforce != *def.Enforce {
+	if !reflect.DeepEqual(cfg.Admin, def.Admin) || cfg.Enforce == nil || def.Enforce == nil || *cfg.Enforce != *def.Enforce {
 		t.Errorf("the example's admin or enforcement values differ from the defaults:\nexample %+v %+v\ndefault %+v %+v", cfg.Admin, cfg.Enforce, def.Admin, def.Enforce)
 	}
 	if len(cfg.Server.NAS) != 2 {
@@ -338,7 +341,7 @@ func TestConfigExample(t *testing.T) {
 		t.Errorf("office: got %+v", office)
 	}
 	if lobby.Name != "lobby-coovachilli" || lobby.Prefix != netip.MustParsePrefix("2001:db8:10::/64") ||
-		string(lobby.Secret) != env["HSRADIUS_LOBBY_SECRET"] || lobby.MAPolicy != radiusd.MAAuto ||
+		string(lobby.Secret) != env["HSRADIUS_NAS_LOBBY_SECRET"] || lobby.MAPolicy != radiusd.MARequire ||
 		lobby.Password != radiusd.PasswordFixed || lobby.FixedPassword != "macpass" ||
 		!slices.Equal(lobby.Profiles, []radiusd.Profile{radiusd.ProfileChilli, radiusd.ProfileWISPr}) {
 		t.Errorf("lobby: got %+v", lobby)
@@ -348,6 +351,46 @@ func TestConfigExample(t *testing.T) {
 	scfg.Store = nopStore{}
 	if _, err := radiusd.New(scfg); err != nil {
 		t.Errorf("radiusd.New: %v", err)
+	}
+}
+
+// TestShippedConfigs loads every configuration file the project ships, with
+// the variables env.example defines (and no other): each loads as is, and
+// every NAS requires Message-Authenticator (BlastRADIUS; a NAS that does not
+// send it yet is the operator's exception to make, not a default to copy).
+func TestShippedConfigs(t *testing.T) {
+	b, err := os.ReadFile("packaging/env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, _, ok := strings.Cut(line, "="); ok && strings.HasPrefix(name, "HSRADIUS_") {
+			env[name] = "value-of-" + strings.ToLower(name)
+		}
+	}
+	files, err := filepath.Glob("../../testdata/config/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configuration in testdata/config: %v", err)
+	}
+	files = append(files, "packaging/radiusd.container.yaml")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := loadConfig(options{configPath: f}, envFunc(env))
+			if err != nil {
+				t.Fatalf("with the variables of env.example: %v", err)
+			}
+			for _, n := range cfg.Server.NAS {
+				if n.MAPolicy != radiusd.MARequire {
+					t.Errorf("nas %s: require_message_authenticator %v, want yes", n.Name, n.MAPolicy)
+				}
+			}
+			// Installed as they are (mode 0644), they warn about nothing:
+			// no secret is written in them.
+			if len(cfg.Warnings) > 0 {
+				t.Errorf("warnings: %q", cfg.Warnings)
+			}
+		})
 	}
 }
 
@@ -454,6 +497,7 @@ nas:
 		"nas c: require_message_authenticator: no",
 		"nas[1].fixed_password_file: " + openFile + " is readable by every user",
 		"nas[3].address: 10.1.2.3/16 has host bits set: it means 10.1.0.0/16",
+		"admin: no token, but Redis has a password",
 	} {
 		if !strings.Contains(warnings, w) {
 			t.Errorf("no warning %q in:\n%s", w, warnings)
@@ -462,8 +506,104 @@ nas:
 	if strings.Contains(warnings, "tiny-pw") || strings.Contains(warnings, goodSecret) {
 		t.Errorf("a warning leaks a secret:\n%s", warnings)
 	}
-	if len(cfg.Warnings) != 4 {
-		t.Errorf("got %d warnings, want 4:\n%s", len(cfg.Warnings), warnings)
+	if len(cfg.Warnings) != 5 {
+		t.Errorf("got %d warnings, want 5:\n%s", len(cfg.Warnings), warnings)
+	}
+}
+
+// TestConfigNeverEchoesSecrets: a secret typed into the wrong key, or
+// written so that YAML reads it as something else, is never repeated in an
+// error or a warning, in whole or in part. Each secret has the shape of
+// what operators generate: openssl rand -hex, base32, base64, a password.
+func TestConfigNeverEchoesSecrets(t *testing.T) {
+	secrets := []string{"a3f9c2e1b4d5f6a7e8d9", "JBSWY3DPEHPK3PXP", "Xk9+qZ/3vRw8Lm2N==", "S3cret-pa55word"}
+	nasLine := func(extra string) string {
+		return "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NAS_SECRET, " + extra + "}\n"
+	}
+	cases := []struct {
+		name string
+		yaml func(secret string) string
+	}{
+		{"secret: without a space, in a flow mapping", func(x string) string {
+			return "nas:\n  - {name: a, address: 10.0.0.1, secret:" + x + "}\n"
+		}},
+		{"secret_env", func(x string) string { return "nas:\n  - {name: a, address: 10.0.0.1, secret_env: '" + x + "'}\n" }},
+		{"secret_file", func(x string) string { return "nas:\n  - {name: a, address: 10.0.0.1, secret_file: '" + x + "'}\n" }},
+		{"coa_secret_env", func(x string) string { return nasLine("coa_secret_env: '" + x + "'") }},
+		{"coa_secret_file", func(x string) string { return nasLine("coa_secret_file: '" + x + "'") }},
+		{"fixed_password_env", func(x string) string { return nasLine("password: fixed, fixed_password_env: '" + x + "'") }},
+		{"fixed_password_file", func(x string) string { return nasLine("password: fixed, fixed_password_file: '" + x + "'") }},
+		{"password", func(x string) string { return nasLine("password: '" + x + "'") }},
+		{"token_env", func(x string) string { return nasLine("") + "admin: {token_env: '" + x + "'}\n" }},
+		{"token_file", func(x string) string { return nasLine("") + "admin: {token_file: '" + x + "'}\n" }},
+		{"redis password_env", func(x string) string { return nasLine("") + "redis: {password_env: '" + x + "'}\n" }},
+		{"redis sentinel_password_file", func(x string) string {
+			return nasLine("") + "redis: {master_name: m, sentinel_password_file: '" + x + "'}\n"
+		}},
+		{"a number key", func(x string) string { return nasLine("coa_port: '" + x + "'") }},
+		{"a list key", func(x string) string { return nasLine("profiles: '" + x + "'") }},
+		{"a key of its own", func(x string) string { return nasLine("'" + x + "': 1") }},
+		{"a whole file", func(x string) string { return "'" + x + "'\n" }},
+		{"a tag", func(x string) string { return nasLine("coa_port: !!int '" + x + "'") }},
+		{"an alias", func(x string) string {
+			return "nas:\n  - name: a\n    address: 10.0.0.1\n    secret: *" + strings.NewReplacer("+", "", "/", "", "=", "").Replace(x) + "\n"
+		}},
+		{"a merged key", func(x string) string { return nasLine("<<: {'" + x + "': 1}") }},
+	}
+	for _, tc := range cases {
+		for _, secret := range secrets {
+			t.Run(tc.name+"/"+secret[:4], func(t *testing.T) {
+				cfg, err := loadYAML(t, tc.yaml(secret), map[string]string{"NAS_SECRET": goodSecret})
+				if err == nil {
+					t.Fatalf("accepted:\n%s\nwarnings %q", tc.yaml(secret), cfg.Warnings)
+				}
+				if strings.Contains(err.Error(), secret[:6]) {
+					t.Errorf("the error repeats the secret %q:\n%v", secret, err)
+				}
+			})
+		}
+	}
+}
+
+// TestConfigInlineSecretReadable: a file that holds a secret itself must
+// not be readable by every user; radiusd warns and names the keys, never
+// the values. The mode of a file without inline secrets does not matter.
+func TestConfigInlineSecretReadable(t *testing.T) {
+	const token = "inline-admin-token-0123456789"
+	inline := minimal + "admin: {token: " + token + "}\n"
+	byEnv := "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NAS_SECRET}\n"
+	env := map[string]string{"NAS_SECRET": goodSecret}
+	for _, tc := range []struct {
+		name string
+		yaml string
+		mode os.FileMode
+		want string // "" : no warning
+	}{
+		{"inline, world-readable", inline, 0o644, "is readable by every user of this host (mode -rw-r--r--) and holds secrets (nas[0].secret, admin.token): chmod o-r it"},
+		{"inline, group-readable", inline, 0o640, ""},
+		{"inline, private", inline, 0o600, ""},
+		{"by environment, world-readable", byEnv, 0o644, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "radiusd.yaml", tc.yaml)
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(options{configPath: path}, envFunc(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := strings.Join(cfg.Warnings, "\n")
+			switch {
+			case tc.want == "" && warnings != "":
+				t.Errorf("warnings: %s", warnings)
+			case tc.want != "" && !strings.Contains(warnings, path+" "+tc.want):
+				t.Errorf("warnings: %q, want %q", warnings, tc.want)
+			}
+			if strings.Contains(warnings, token) || strings.Contains(warnings, goodSecret) {
+				t.Errorf("a warning repeats a secret: %s", warnings)
+			}
+		})
 	}
 }
 
@@ -519,24 +659,65 @@ func TestDemoConfig(t *testing.T) {
 	if !slices.Equal(cfg.Listen, want) {
 		t.Errorf("listen: got %v, want %v", cfg.Listen, want)
 	}
-	if len(cfg.Server.NAS) != 2 {
-		t.Fatalf("got %d NAS, want 2", len(cfg.Server.NAS))
+	// It listens on 127.0.0.1 only: one NAS, 127.0.0.1. Message-Authenticator
+	// is verified when present, never required: the README's radclient
+	// lines are answered with and without it, in any order.
+	if len(cfg.Server.NAS) != 1 {
+		t.Fatalf("got %d NAS, want 1: %+v", len(cfg.Server.NAS), cfg.Server.NAS)
 	}
-	for i, wantPrefix := range []string{"127.0.0.1/32", "::1/128"} {
-		n := cfg.Server.NAS[i]
-		if n.Prefix != netip.MustParsePrefix(wantPrefix) || string(n.Secret) != "testing123" || n.MAPolicy != radiusd.MAAuto ||
-			n.Password != radiusd.PasswordAny || n.GlobalDownMbits != 10 || n.GlobalUpMbits != 2 ||
-			!slices.Equal(n.Profiles, []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik}) {
-			t.Errorf("nas %d: got %+v", i, n)
-		}
+	if n := cfg.Server.NAS[0]; n.Name != "demo" || n.Prefix != netip.MustParsePrefix("127.0.0.1/32") || string(n.Secret) != "testing123" ||
+		n.MAPolicy != radiusd.MAOptional || n.Password != radiusd.PasswordAny || n.GlobalDownMbits != 10 || n.GlobalUpMbits != 2 ||
+		!slices.Equal(n.Profiles, []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik}) {
+		t.Errorf("nas: got %+v", n)
 	}
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "demo mode ignores HSRADIUS_REDIS_ADDRS") {
 		t.Errorf("warnings: got %q, want the ignored HSRADIUS_REDIS_ADDRS", cfg.Warnings)
 	}
 
+	// A NAS for each loopback the demo listens on, and none for the other.
+	for _, tc := range []struct {
+		auth, acct string
+		want       []string
+	}{
+		{"[::1]:1812", "", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+		{"[::1]:1812", "[::1]:1813", []string{"demo6 ::1/128"}},
+		{"localhost:1812", "", []string{"demo 127.0.0.1/32"}},
+		{":1812", "", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+		{"[::]:1812", "[::]:1813", []string{"demo 127.0.0.1/32", "demo6 ::1/128"}},
+	} {
+		c, err := loadConfig(options{}, envFunc(map[string]string{envDemoAuthAddr: tc.auth, envDemoAcctAddr: tc.acct}))
+		if err != nil {
+			t.Fatalf("auth %s acct %s: %v", tc.auth, tc.acct, err)
+		}
+		var got []string
+		for _, n := range c.Server.NAS {
+			got = append(got, n.Name+" "+n.Prefix.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("auth %s acct %s: NAS %q, want %q", tc.auth, tc.acct, got, tc.want)
+		}
+	}
+
 	_, err = loadConfig(options{}, envFunc(map[string]string{envDemoAuthAddr: "1812"}))
 	if err == nil || !strings.Contains(err.Error(), `listen.auth[0] (from HSRADIUS_DEMO_AUTH_ADDR): "1812": want host:port`) {
 		t.Errorf("bad demo address: got %v", err)
+	}
+}
+
+// TestDemoRedisLoopbackOnly: the embedded Redis has no password, so the
+// demo refuses to open it to the network.
+func TestDemoRedisLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6380", ":6380", "[::]:6380", "10.1.2.3:6380", "radius.lan:6380"} {
+		_, err := loadConfig(options{}, envFunc(map[string]string{envDemoRedisAddr: addr}))
+		var ce *configError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "redis.addrs (from HSRADIUS_DEMO_REDIS_ADDR): "+strconv.Quote(addr)+": the demo's embedded Redis has no password, so it listens on loopback only") {
+			t.Errorf("%s: got %v, want a configuration error", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:6380", "127.0.0.1:0", "[::1]:6380", "localhost:6380"} {
+		if _, err := loadConfig(options{}, envFunc(map[string]string{envDemoRedisAddr: addr})); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
 	}
 }
 

@@ -107,7 +107,7 @@ func (e *configError) Error() string {
 func decodeYAML(b []byte, dst any, p *problems) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return err
+		return redactYAMLError(err)
 	}
 	if len(root.Content) == 0 {
 		return errors.New("the file is empty: it needs at least the nas list (see testdata/config/radiusd.example.yaml)")
@@ -128,14 +128,14 @@ func decodeYAML(b []byte, dst any, p *problems) error {
 			w.typeError(msg)
 		}
 	case err != nil:
-		return err
+		return redactYAMLError(err)
 	}
 	p.checking = true
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == io.EOF:
 	case err != nil:
-		return err
+		return redactYAMLError(err)
 	default:
 		p.add("", "more than one YAML document (line %d: ---): put the whole configuration in one", next.Line)
 	}
@@ -181,6 +181,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
 			ft, ok := fields[k.Value]
 			if !ok {
 				w.unknown[k.Line] = true
+				if !keyLikeRE.MatchString(k.Value) {
+					// secret:abc in a flow mapping is one key: the value.
+					w.p.add(joinPath(path, "?"), "unknown key on line %d (not shown: it is not a key's name and may hold a value, e.g. \"secret:x\" without a space after the colon)", k.Line)
+					continue
+				}
 				w.p.add(kp, "unknown key (line %d)%s", k.Line, suggest(k.Value, fields, path))
 				continue
 			}
@@ -203,7 +208,7 @@ var (
 func (w *walker) typeError(msg string) {
 	m := lineRE.FindStringSubmatch(msg)
 	if m == nil {
-		w.p.add("", "%s", msg)
+		w.p.add("", "%s", redactYAML(msg))
 		return
 	}
 	line, _ := strconv.Atoi(m[1])
@@ -224,10 +229,22 @@ func (w *walker) typeError(msg string) {
 			got = "a list"
 		case u[1] == "!!map":
 			got = "a mapping"
+		case u[1] == "!!str":
+			// Not the text: it may be a secret typed into the wrong key.
+			got = "a string"
 		case u[2] == "":
 			got = "a " + strings.TrimPrefix(u[1], "!!")
 		}
 		rest = fmt.Sprintf("got %s, want %s", got, describeGoType(u[3]))
+	} else if f := notFoundRE.FindStringSubmatch(rest); f != nil {
+		// A key the walker did not see (one a merge key << brought in).
+		name := "(not shown: it is not a key's name)"
+		if keyLikeRE.MatchString(f[1]) {
+			name = f[1]
+		}
+		rest = "unknown key " + name
+	} else {
+		rest = redactYAML(rest)
 	}
 	// The decoder drops a list element that fails, and a whole mapping with
 	// a duplicate key: what follows in that section is shifted or missing.
@@ -249,7 +266,29 @@ func (w *walker) typeError(msg string) {
 	w.p.typed[path] = true
 }
 
-var dupKeyRE = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+var (
+	dupKeyRE   = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	notFoundRE = regexp.MustCompile(`^field (.*) not found in type \S+$`)
+	// keyLikeRE is what a mistyped key looks like (lisen, secret-env,
+	// Listen). Anything else, digits or a colon in it, may be a value that
+	// became a key, and is not repeated.
+	keyLikeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z_-]{0,63}$`)
+	// yamlQuotedRE is what the YAML parser quotes of the file in its
+	// messages: values (`...`, "...") and anchor names ('...').
+	yamlQuotedRE = regexp.MustCompile("`[^`]*`|'[^']*'|\"[^\"]*\"")
+)
+
+// redactYAML removes what a YAML message quotes of the file: a value, or
+// an anchor or alias name (a secret that starts with & or * is one), may
+// be a secret.
+func redactYAML(msg string) string {
+	return yamlQuotedRE.ReplaceAllString(msg, "(not shown)")
+}
+
+// redactYAMLError is err with redactYAML applied to its message.
+func redactYAMLError(err error) error {
+	return errors.New(redactYAML(err.Error()))
+}
 
 // pathAt finds the key path a decoder message is about. The decoder gives
 // only a line, and a line can hold several keys (flow style: {a: 1, b: x}),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -35,20 +36,37 @@ func demoConfig(o options, getenv func(string) string) (*Config, error) {
 		Auth: []string{addr(envDemoAuthAddr, demoAuthAddr, "listen.auth")},
 		Acct: []string{addr(envDemoAcctAddr, demoAcctAddr, "listen.acct")},
 	}
-	fc.Redis.Addrs = []string{addr(envDemoRedisAddr, demoRedisAddr, "redis.addrs")}
+	redisAddr := addr(envDemoRedisAddr, demoRedisAddr, "redis.addrs")
+	fc.Redis.Addrs = []string{redisAddr}
+	// The embedded Redis has no password: anyone who reaches it can sell
+	// sessions.
+	if _, _, err := checkHostPort(redisAddr, true); err == nil && !isLoopback(redisAddr) {
+		p.add("redis.addrs", "%q: the demo's embedded Redis has no password, so it listens on loopback only (127.0.0.1, [::1] or localhost); for a Redis other hosts reach, pass -config", redisAddr)
+	}
 	fc.Admin = adminFile{Listen: addr(envDemoAdminAddr, demoAdminAddr, "admin.listen")}
+	// Message-Authenticator verified when present, never required: the
+	// README's radclient lines work with and without it, in any order
+	// (auto would require it after the first request that has one).
 	nas := nasFile{
 		Secret:                      demoSecret,
 		Profiles:                    []string{"wispr", "chillispot", "mikrotik"},
 		GlobalDownMbits:             10,
 		GlobalUpMbits:               2,
-		RequireMessageAuthenticator: "auto",
+		RequireMessageAuthenticator: "no",
 		Password:                    "any",
 	}
-	v4, v6 := nas, nas
-	v4.Name, v4.Address = "demo", "127.0.0.1/32"
-	v6.Name, v6.Address = "demo6", "::1/128"
-	fc.NAS = []nasFile{v4, v6}
+	fc.NAS = nil
+	v4, v6 := demoFamilies(append(fc.Listen.Auth, fc.Listen.Acct...))
+	if v4 {
+		n := nas
+		n.Name, n.Address = "demo", "127.0.0.1/32"
+		fc.NAS = append(fc.NAS, n)
+	}
+	if v6 {
+		n := nas
+		n.Name, n.Address = "demo6", "::1/128"
+		fc.NAS = append(fc.NAS, n)
+	}
 
 	var ignored []string
 	for _, env := range []string{envRedisAddrs, envRedisPassword, envRedisMaster, envRedisUsername, envRedisPrefix} {
@@ -75,6 +93,32 @@ func demoConfig(o options, getenv func(string) string) (*Config, error) {
 	return cfg, nil
 }
 
+// demoFamilies says which loopback NAS the demo needs: requests come from
+// 127.0.0.1 to an IPv4 (or named) address and from ::1 to an IPv6 one; an
+// empty host is every address, both. Only the families listened on get a
+// NAS, so that the NAS table says what the demo answers.
+func demoFamilies(addrs []string) (v4, v6 bool) {
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(strings.TrimSpace(a))
+		if err != nil {
+			continue // reported by the listen checks
+		}
+		ip, err := netip.ParseAddr(host)
+		switch {
+		case host == "", err == nil && ip == netip.IPv6Unspecified(): // [::] is dual-stack
+			v4, v6 = true, true
+		case err != nil || ip.Unmap().Is4():
+			v4 = true
+		default:
+			v6 = true
+		}
+	}
+	if !v4 && !v6 {
+		v4 = true // the listen checks report the addresses
+	}
+	return v4, v6
+}
+
 func envOr(getenv func(string) string, env, def string) string {
 	if v := getenv(env); v != "" {
 		return v
@@ -84,7 +128,7 @@ func envOr(getenv func(string) string, env, def string) string {
 
 // printDemoBanner tells the operator, in plain text before the JSON logs,
 // that nothing is persisted and how to try the server.
-func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr string) {
+func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr, nas string) {
 	rhost, rport, _ := net.SplitHostPort(redisAddr)
 	redisCLI := "redis-cli -p " + rport
 	if rhost != "127.0.0.1" && rhost != "localhost" {
@@ -101,9 +145,8 @@ func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr strin
  NOTHING IS PERSISTED: all sessions vanish when this process stops.
  RADIUS auth %[3]s, acct %[4]s, secret: %[5]s
  Admin API (no token, loopback) http://%[8]s: /v1/..., /metrics, /healthz, /readyz
- NAS "demo" is 127.0.0.1/32 and "demo6" is ::1/128; Message-Authenticator
- policy is auto (accepted without one until the NAS sends one), so plain
- radclient works.
+ NAS %[9]s. Message-Authenticator is verified when present and never
+ required (require_message_authenticator: no), so plain radclient works.
  Try:  go run ./cmd/hsctl --redis %[2]s create --mac aa:bb:cc:dd:ee:ff --type time --time 1h --down 10 --up 2
    or: curl -s -X POST -H 'Content-Type: application/json' -d '{"type":"time","time_secs":3600,"down_mbits":10,"up_mbits":2}' http://%[8]s/v1/devices/aa:bb:cc:dd:ee:ff/sessions
        echo 'User-Name=aa:bb:cc:dd:ee:ff,User-Password=x,Calling-Station-Id=aa-bb-cc-dd-ee-ff' | radclient -x %[6]s auth %[5]s
@@ -111,5 +154,5 @@ func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr strin
        %[7]s HGETALL 'hs:{aabbccddeeff}:s:1'
  For production pass -config (see testdata/config/radiusd.example.yaml).
 %[1]s
-`, line, redisAddr, authAddr, acctAddr, demoSecret, target, redisCLI, adminAddr)
+`, line, redisAddr, authAddr, acctAddr, demoSecret, target, redisCLI, adminAddr, nas)
 }

@@ -62,8 +62,9 @@ Environment (overrides the file; flags override the environment):
   HSRADIUS_LOG_LEVEL       log.level
   HSRADIUS_LOG_FORMAT      log.format
   HSRADIUS_DEMO_REDIS_ADDR, HSRADIUS_DEMO_AUTH_ADDR, HSRADIUS_DEMO_ACCT_ADDR,
-  HSRADIUS_DEMO_ADMIN_ADDR demo addresses (default 127.0.0.1:6380, :1812, :1813,
-                           and the admin API on :9812; port 0 picks a free one)
+  HSRADIUS_DEMO_ADMIN_ADDR demo addresses (default 127.0.0.1:6380, 127.0.0.1:1812,
+                           127.0.0.1:1813, and the admin API on 127.0.0.1:9812;
+                           port 0 picks a free one; Redis on loopback only)
 
 Secrets are never taken from flags. Every configuration key is documented in
 testdata/config/radiusd.example.yaml.
@@ -219,7 +220,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer admin.close()
 
 	if cfg.Demo {
-		printDemoBanner(stderr, cfg.Redis.Addrs[0], strings.Join(auth, ", "), strings.Join(acct, ", "), admin.addr)
+		var nas []string
+		for _, n := range cfg.Server.NAS {
+			nas = append(nas, fmt.Sprintf("%q is %s", n.Name, n.Prefix))
+		}
+		printDemoBanner(stderr, cfg.Redis.Addrs[0], strings.Join(auth, ", "), strings.Join(acct, ", "), admin.addr, strings.Join(nas, ", "))
 		log.Warn().Str("redis_addr", cfg.Redis.Addrs[0]).
 			Msg("demo mode: embedded in-memory Redis, nothing is persisted; all sessions vanish when this process stops")
 	}

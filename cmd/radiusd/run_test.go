@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,17 +189,20 @@ func TestRunDemo(t *testing.T) {
 	if len(r.Auth) != 1 || len(r.Acct) != 1 || len(r.RedisAddrs) != 1 || r.RedisMode != "standalone" {
 		t.Fatalf("start line: %+v", r.startLine)
 	}
-	if len(r.NAS) != 2 || r.NAS[0].Name != "demo" || r.NAS[1].Name != "demo6" || strings.Join(r.NAS[0].Profiles, ",") != "wispr,chillispot,mikrotik" {
+	if len(r.NAS) != 1 || r.NAS[0].Name != "demo" || strings.Join(r.NAS[0].Profiles, ",") != "wispr,chillispot,mikrotik" {
 		t.Errorf("start line NAS: %+v", r.NAS)
 	}
 
-	// Policy auto: radclient without Message-Authenticator is answered.
-	resp := exchange(t, accessRequest(demoSecret, false), r.Auth[0])
-	if resp.Code != radius.CodeAccessReject {
-		t.Fatalf("got %v, want Access-Reject", resp.Code)
-	}
-	if got, want := rfc2865.ReplyMessage_GetString(resp), "no session for this device"; got != want {
-		t.Errorf("Reply-Message: got %q, want %q", got, want)
+	// Requests with and without Message-Authenticator are answered, in
+	// this order too (policy auto would require it after the first).
+	for _, withMA := range []bool{true, false, true} {
+		resp := exchange(t, accessRequest(demoSecret, withMA), r.Auth[0])
+		if resp.Code != radius.CodeAccessReject {
+			t.Fatalf("Message-Authenticator %v: got %v, want Access-Reject", withMA, resp.Code)
+		}
+		if got, want := rfc2865.ReplyMessage_GetString(resp), "no session for this device"; got != want {
+			t.Errorf("Reply-Message: got %q, want %q", got, want)
+		}
 	}
 
 	if err := r.stop(); err != nil {
@@ -213,6 +218,7 @@ func TestRunDemo(t *testing.T) {
 		"NOTHING IS PERSISTED",
 		"secret: testing123",
 		"radclient -x " + r.Auth[0] + " auth testing123",
+		`NAS "demo" is 127.0.0.1/32. Message-Authenticator is verified when present`,
 		`"level":"warn"`, "demo mode: embedded in-memory Redis, nothing is persisted",
 		`"message":"shutting down"`,
 	} {
@@ -403,5 +409,37 @@ func TestRunCancelledWhileStarting(t *testing.T) {
 	}), io.Discard, io.Discard)
 	if err != nil {
 		t.Errorf("run: %v", err)
+	}
+}
+
+// TestRunDemoRadclient runs README.md's quick start against the demo with
+// radclient: the Access-Request line is answered whether or not a request
+// with Message-Authenticator came before it (policy auto made the demo
+// silent to it after one).
+func TestRunDemoRadclient(t *testing.T) {
+	bin, err := exec.LookPath("radclient")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("radclient not found: apt-get install freeradius-utils")
+		}
+		t.Skip("radclient not found: apt-get install freeradius-utils")
+	}
+	r := startRun(t, nil, map[string]string{
+		envDemoRedisAddr: "127.0.0.1:0",
+		envDemoAuthAddr:  "127.0.0.1:0",
+		envDemoAcctAddr:  "127.0.0.1:0",
+		envDemoAdminAddr: "127.0.0.1:0",
+	})
+	if code, body := get(t, "POST", "http://"+r.Admin+"/v1/devices/"+testMAC+"/sessions", "", `{"type":"time","time_secs":3600,"down_mbits":10,"up_mbits":2}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	const readme = "User-Name=aa:bb:cc:dd:ee:ff,User-Password=x,Calling-Station-Id=aa-bb-cc-dd-ee-ff"
+	for _, in := range []string{readme + ",Message-Authenticator=0x00", readme, readme + ",Message-Authenticator=0x00", readme} {
+		cmd := exec.Command(bin, "-x", "-r", "1", "-t", "3", r.Auth[0], "auth", demoSecret)
+		cmd.Stdin = strings.NewReader(in + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Access-Accept") || !strings.Contains(string(out), "Session-Timeout = 3600") {
+			t.Fatalf("radclient %q: %v\n%s", in, err, out)
+		}
 	}
 }
