@@ -148,24 +148,44 @@ func passwordOK(nas *nasEntry, p *radius.Packet, mac session.MAC) bool {
 			return subtle.ConstantTimeCompare(pw, []byte(nas.FixedPassword)) == 1
 		}, [][]byte{[]byte(nas.FixedPassword)})
 	case PasswordMAC:
-		spellings := macSpellings(mac)
+		spellings := macSpellings(mac, nas.MACSuffix)
 		return checkPassword(p, func(pw []byte) bool {
-			m, err := session.ParseMAC(string(pw))
+			m, err := session.ParseMAC(strings.TrimSuffix(string(pw), nas.MACSuffix))
 			return err == nil && m == mac
 		}, spellings)
 	}
 	return false
 }
 
-// macSpellings are the forms a NAS may send a MAC as a CHAP password.
-func macSpellings(mac session.MAC) [][]byte {
+// macSpellings are the forms a NAS may send a MAC as a CHAP password: the
+// MikroTik radius-mac-format choices and pfSense's MAC formats (pairs,
+// quads or halves, with each separator they use, or none), in both letter
+// cases, each also with the NAS's MAC suffix.
+func macSpellings(mac session.MAC, suffix string) [][]byte {
 	hex := mac.Hex()
-	colon := string(mac)
-	dash := strings.ReplaceAll(colon, ":", "-")
-	dotted := hex[0:4] + "." + hex[4:8] + "." + hex[8:12] // Cisco
+	group := func(n int, sep string) string {
+		var b strings.Builder
+		for i := 0; i < len(hex); i += n {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(hex[i : i+n])
+		}
+		return b.String()
+	}
+	forms := []string{hex,
+		group(2, ":"), group(2, "-"), group(2, " "),
+		group(4, ":"), group(4, "."),
+		group(6, ":"), group(6, "-"),
+	}
 	var out [][]byte
-	for _, s := range []string{colon, dash, hex, dotted} {
-		out = append(out, []byte(s), []byte(strings.ToUpper(s)))
+	for _, f := range forms {
+		for _, c := range []string{f, strings.ToUpper(f)} {
+			out = append(out, []byte(c))
+			if suffix != "" {
+				out = append(out, []byte(c+suffix))
+			}
+		}
 	}
 	return out
 }

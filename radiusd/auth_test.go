@@ -117,7 +117,7 @@ func TestPasswordModes(t *testing.T) {
 		fns    []attrFn
 		accept bool
 	}{
-		{"any: no password at all", PasswordAny, nil, true},
+		{"any: PAP x (accessRequest's default)", PasswordAny, nil, true},
 		{"any: wrong PAP", PasswordAny, []attrFn{papPassword("whatever")}, true},
 
 		{"mac: PAP colon", PasswordMAC, []attrFn{papPassword("aa:bb:cc:dd:ee:ff")}, true},
@@ -131,6 +131,11 @@ func TestPasswordModes(t *testing.T) {
 		{"mac: CHAP bare hex, authenticator challenge", PasswordMAC, []attrFn{chapPassword(7, "aabbccddeeff", nil)}, true},
 		{"mac: CHAP upper dash, CHAP-Challenge", PasswordMAC, []attrFn{chapPassword(9, "AA-BB-CC-DD-EE-FF", chal)}, true},
 		{"mac: CHAP colon", PasswordMAC, []attrFn{chapPassword(1, "aa:bb:cc:dd:ee:ff", chal)}, true},
+		// MikroTik radius-mac-format and pfSense formats a CHAP password may take.
+		{"mac: CHAP halves with a dash (MikroTik, pfSense single dash)", PasswordMAC, []attrFn{chapPassword(2, "AABBCC-DDEEFF", chal)}, true},
+		{"mac: CHAP halves with a colon", PasswordMAC, []attrFn{chapPassword(2, "aabbcc:ddeeff", chal)}, true},
+		{"mac: CHAP quads with colons", PasswordMAC, []attrFn{chapPassword(2, "AABB:CCDD:EEFF", chal)}, true},
+		{"mac: CHAP pairs with spaces", PasswordMAC, []attrFn{chapPassword(2, "AA BB CC DD EE FF", chal)}, true},
 		{"mac: CHAP wrong", PasswordMAC, []attrFn{chapPassword(1, "wrong", chal)}, false},
 		{"mac: CHAP right password, other challenge", PasswordMAC, []attrFn{
 			chapPassword(1, "aabbccddeeff", nil), func(p *radius.Packet) { p.Authenticator[0] ^= 1 },

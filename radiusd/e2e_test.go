@@ -37,7 +37,7 @@ type e2e struct {
 	redisCli func(args ...string) string
 }
 
-func startE2E(t *testing.T, policy radiusd.MAPolicy) *e2e {
+func startE2E(t *testing.T, policy radiusd.MAPolicy, opts ...func(*radiusd.NAS)) *e2e {
 	t.Helper()
 	rs := redistest.Start(t)
 	rdb, err := redisstore.NewClient(redisstore.ClientConfig{Addrs: []string{rs.Addr}})
@@ -46,10 +46,14 @@ func startE2E(t *testing.T, policy radiusd.MAPolicy) *e2e {
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &e2e{}
-	e.store, e.reg, e.auth, e.acct = serveLoopback(t, rdb, radiusd.NAS{
+	nas := radiusd.NAS{
 		Profiles: []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileChilli, radiusd.ProfileMikroTik},
 		MAPolicy: policy, GlobalDownMbits: 20, GlobalUpMbits: 5,
-	})
+	}
+	for _, o := range opts {
+		o(&nas)
+	}
+	e.store, e.reg, e.auth, e.acct = serveLoopback(t, rdb, nas)
 	e.mgr = session.NewSessionsMgr(e.store, time.Now)
 	e.redisCli = func(args ...string) string {
 		host, port, _ := net.SplitHostPort(rs.Addr)
@@ -227,6 +231,37 @@ func TestRadclientReusedSessionID(t *testing.T) {
 	}
 	if got := e.redisCli("HGET", "hs:{aabbccddee02}:s:1", "time_cons"); got != "2400" {
 		t.Errorf("after replay time_cons = %s, want 2400", got)
+	}
+}
+
+// TestRadclientPfSenseStopStart: accounting as pfSense's captive portal
+// sends it in its "Stop/Start" mode (captiveportal.inc): at each update a
+// Stop (Acct-Terminate-Cause NAS-Request, session time since login, octets
+// since the last Start, Gigawords always present) then a Start, one
+// Acct-Session-Id, no Event-Timestamp, no Class, no Acct-Delay-Time.
+func TestRadclientPfSenseStopStart(t *testing.T) {
+	radclientBin(t)
+	e := startE2E(t, radiusd.MAOptional, func(n *radiusd.NAS) {
+		n.Profiles = []radiusd.Profile{radiusd.ProfilePfSense}
+		n.Acct.Updates = session.AcctUpdatesStopStart
+	})
+	if _, err := e.mgr.CreateSession(context.Background(), "aa:bb:cc:dd:ee:03", session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // the second round replays every packet
+		out, err := radclient(t, e.acct, "acct", "acct-pfsense-stopstart.txt", e2eSecret)
+		if err != nil {
+			t.Fatalf("radclient acct (round %d): %v\n%s", round, err, out)
+		}
+		if n := strings.Count(out, "Received Accounting-Response"); n != 6 {
+			t.Errorf("round %d: got %d Accounting-Responses, want 6:\n%s", round, n, out)
+		}
+		if got := e.redisCli("HGET", "hs:{aabbccddee03}:s:1", "time_cons"); got != "150" {
+			t.Errorf("round %d: time_cons = %s, want 150", round, got)
+		}
+		if got := e.redisCli("HGET", "hs:{aabbccddee03}:s:1", "data_cons_bytes"); got != "28600" {
+			t.Errorf("round %d: data_cons_bytes = %s, want 28600 (the three segments' octets)", round, got)
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package radiusd
 
 import (
+	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
@@ -223,4 +226,23 @@ func TestStatusServerBothPortsSameSource(t *testing.T) {
 		"auth Status-Server status": 1,
 		"acct Status-Server status": 1,
 	})
+}
+
+// TestMissingMALogNamesTheSetting: the one drop an operator causes by
+// configuration (pfSense before 2.9 sends no Message-Authenticator) is
+// logged with the NAS and the setting that dropped it.
+func TestMissingMALogNamesTheSetting(t *testing.T) {
+	var buf bytes.Buffer
+	e := newEnv(t, func(c *Config) { c.Log = zerolog.New(&buf) })
+	e.store.put(sess(1, session.TypeTime, nil))
+	req := maRequest(t, radius.CodeAccessRequest, "none")
+	if reply := e.send(Auth, req); reply != nil {
+		t.Fatalf("answered an Access-Request without Message-Authenticator under policy yes")
+	}
+	log := buf.String()
+	for _, want := range []string{`"nas":"nas1"`, `"setting":"require_message_authenticator: yes"`, "set it to no for a NAS that cannot send one"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("drop log lacks %s:\n%s", want, log)
+		}
+	}
 }
