@@ -42,17 +42,17 @@ func (p rpkt) event(pol session.AcctPolicy) session.AcctEvent {
 }
 
 const (
-	applied   = session.AcctApplied
-	stale     = session.AcctStale
-	afterStop = session.AcctAfterStop
-	start     = session.AcctStart
-	interim   = session.AcctInterim
-	stop      = session.AcctStop
+	rApplied   = session.AcctApplied
+	rStale     = session.AcctStale
+	rAfterStop = session.AcctAfterStop
+	rStart     = session.AcctStart
+	rInterim   = session.AcctInterim
+	rStop      = session.AcctStop
 )
 
-// scenario delivers pkts in order (closing NAS nas-a at closeAt when set,
+// reuseScenario delivers pkts in order (closing NAS nas-a at closeAt when set,
 // as an Accounting-On would) and checks each outcome and the total.
-func scenario(t *testing.T, s *Store, pol session.AcctPolicy, pkts []rpkt, total use) {
+func reuseScenario(t *testing.T, s *Store, pol session.AcctPolicy, pkts []rpkt, total use) {
 	t.Helper()
 	id := create(t, s, testMAC, todSpec(1_000_000, 1_000_000))
 	for i, p := range pkts {
@@ -80,27 +80,27 @@ func sec(n int) time.Duration { return time.Duration(n) * time.Second }
 func testAcctReusedAfterReboot(t *testing.T, s *Store) {
 	// The review's reproduction: a NAS without Event-Timestamp or Class
 	// reboots and hands the same device the same Acct-Session-Id again.
-	scenario(t, s, window, []rpkt{
-		{kind: start, id: "80000001", gen: 0, want: applied},
-		{kind: interim, id: "80000001", st: 600, gen: sec(600), want: applied},
-		{kind: stop, id: "80000001", st: 900, gen: sec(900), want: applied},
+	reuseScenario(t, s, window, []rpkt{
+		{kind: rStart, id: "80000001", gen: 0, want: rApplied},
+		{kind: rInterim, id: "80000001", st: 600, gen: sec(600), want: rApplied},
+		{kind: rStop, id: "80000001", st: 900, gen: sec(900), want: rApplied},
 		{gen: sec(960)}, // Accounting-On
-		{kind: start, id: "80000001", gen: sec(1000), want: applied},
-		{kind: interim, id: "80000001", st: 1200, gen: sec(2200), want: applied},
-		{kind: stop, id: "80000001", st: 1500, gen: sec(2500), want: applied},
+		{kind: rStart, id: "80000001", gen: sec(1000), want: rApplied},
+		{kind: rInterim, id: "80000001", st: 1200, gen: sec(2200), want: rApplied},
+		{kind: rStop, id: "80000001", st: 1500, gen: sec(2500), want: rApplied},
 	}, use{secs: 2400})
 }
 
 func testAcctDelayedDuplicates(t *testing.T, s *Store) {
 	// Copies of a NAS session's packets arriving late, within the window:
 	// never counted again, never mistaken for a new NAS session.
-	scenario(t, s, window, []rpkt{
-		{kind: start, id: "d", gen: 0, want: applied},
-		{kind: interim, id: "d", st: 60, out: 500, gen: sec(60), want: applied},
-		{kind: stop, id: "d", st: 100, out: 900, gen: sec(100), want: applied},
-		{kind: start, id: "d", gen: 0, arr: sec(110), want: stale},                               // duplicate Start after the Stop
-		{kind: interim, id: "d", st: 60, out: 500, gen: sec(60), arr: sec(115), want: afterStop}, // late interim
-		{kind: stop, id: "d", st: 100, out: 900, gen: sec(100), arr: sec(119), want: afterStop},
+	reuseScenario(t, s, window, []rpkt{
+		{kind: rStart, id: "d", gen: 0, want: rApplied},
+		{kind: rInterim, id: "d", st: 60, out: 500, gen: sec(60), want: rApplied},
+		{kind: rStop, id: "d", st: 100, out: 900, gen: sec(100), want: rApplied},
+		{kind: rStart, id: "d", gen: 0, arr: sec(110), want: rStale},                               // duplicate Start after the Stop
+		{kind: rInterim, id: "d", st: 60, out: 500, gen: sec(60), arr: sec(115), want: rAfterStop}, // late interim
+		{kind: rStop, id: "d", st: 100, out: 900, gen: sec(100), arr: sec(119), want: rAfterStop},
 	}, use{secs: 100, bytes: 900})
 }
 
@@ -108,16 +108,16 @@ func testAcctReusedWithClass(t *testing.T, s *Store) {
 	// A NAS that echoes Class (MikroTik, CoovaChilli): a new NAS session
 	// within the window is told apart by its Class, and copies of the old
 	// one that arrive after it are not.
-	scenario(t, s, window, []rpkt{
-		{kind: start, id: "c", class: "A", gen: 0, want: applied},
-		{kind: stop, id: "c", class: "A", st: 30, out: 300, gen: sec(30), want: applied},
-		{kind: start, id: "c", class: "B", gen: sec(40), want: applied},
-		{kind: start, id: "c", class: "A", gen: 0, arr: sec(45), want: stale},
-		{kind: stop, id: "c", class: "A", st: 30, out: 300, gen: sec(30), arr: sec(50), want: stale},
-		{kind: interim, id: "c", class: "B", st: 60, out: 600, gen: sec(100), want: applied},
-		{kind: interim, id: "c", class: "B", st: 60, out: 600, gen: sec(100), arr: sec(101), want: stale},
+	reuseScenario(t, s, window, []rpkt{
+		{kind: rStart, id: "c", class: "A", gen: 0, want: rApplied},
+		{kind: rStop, id: "c", class: "A", st: 30, out: 300, gen: sec(30), want: rApplied},
+		{kind: rStart, id: "c", class: "B", gen: sec(40), want: rApplied},
+		{kind: rStart, id: "c", class: "A", gen: 0, arr: sec(45), want: rStale},
+		{kind: rStop, id: "c", class: "A", st: 30, out: 300, gen: sec(30), arr: sec(50), want: rStale},
+		{kind: rInterim, id: "c", class: "B", st: 60, out: 600, gen: sec(100), want: rApplied},
+		{kind: rInterim, id: "c", class: "B", st: 60, out: 600, gen: sec(100), arr: sec(101), want: rStale},
 		// An open record whose Stop was lost: another Class is another session.
-		{kind: interim, id: "c", class: "C", st: 10, out: 10, gen: sec(200), want: applied},
+		{kind: rInterim, id: "c", class: "C", st: 10, out: 10, gen: sec(200), want: rApplied},
 	}, use{secs: 100, bytes: 910})
 }
 
@@ -125,27 +125,27 @@ func testAcctReusedQuickNoProof(t *testing.T, s *Store) {
 	// No Class, no Event-Timestamp, the reuse within the window: the Start
 	// proves nothing, but a session time past the final Stop does, and the
 	// new NAS session counts in full from its cumulative counters.
-	scenario(t, s, window, []rpkt{
-		{kind: start, id: "q", gen: 0, want: applied},
-		{kind: stop, id: "q", st: 30, out: 300, gen: sec(30), want: applied},
-		{kind: start, id: "q", gen: sec(40), want: stale},
-		{kind: interim, id: "q", st: 60, out: 600, gen: sec(100), want: applied},
-		{kind: stop, id: "q", st: 80, out: 700, gen: sec(120), want: applied},
+	reuseScenario(t, s, window, []rpkt{
+		{kind: rStart, id: "q", gen: 0, want: rApplied},
+		{kind: rStop, id: "q", st: 30, out: 300, gen: sec(30), want: rApplied},
+		{kind: rStart, id: "q", gen: sec(40), want: rStale},
+		{kind: rInterim, id: "q", st: 60, out: 600, gen: sec(100), want: rApplied},
+		{kind: rStop, id: "q", st: 80, out: 700, gen: sec(120), want: rApplied},
 		// A copy of the first session's Stop: its session began before this
 		// record's could have.
-		{kind: stop, id: "q", st: 30, out: 300, gen: sec(30), arr: sec(140), want: afterStop},
+		{kind: rStop, id: "q", st: 30, out: 300, gen: sec(30), arr: sec(140), want: rAfterStop},
 	}, use{secs: 110, bytes: 1000})
 }
 
 func testAcctNetworkEntry(t *testing.T, s *Store) {
 	// Two access points behind one network NAS entry give a roaming device
 	// the same Acct-Session-Id: each address is its own accounting identity.
-	scenario(t, s, window, []rpkt{
-		{kind: start, nas: "pool@10.0.0.1", id: "1", gen: 0, want: applied},
-		{kind: interim, nas: "pool@10.0.0.1", id: "1", st: 60, out: 100, gen: sec(60), want: applied},
-		{kind: start, nas: "pool@10.0.0.2", id: "1", gen: sec(61), want: applied},
-		{kind: interim, nas: "pool@10.0.0.2", id: "1", st: 60, out: 50, gen: sec(121), want: applied},
-		{kind: stop, nas: "pool@10.0.0.1", id: "1", st: 70, out: 110, gen: sec(70), arr: sec(122), want: applied},
+	reuseScenario(t, s, window, []rpkt{
+		{kind: rStart, nas: "pool@10.0.0.1", id: "1", gen: 0, want: rApplied},
+		{kind: rInterim, nas: "pool@10.0.0.1", id: "1", st: 60, out: 100, gen: sec(60), want: rApplied},
+		{kind: rStart, nas: "pool@10.0.0.2", id: "1", gen: sec(61), want: rApplied},
+		{kind: rInterim, nas: "pool@10.0.0.2", id: "1", st: 60, out: 50, gen: sec(121), want: rApplied},
+		{kind: rStop, nas: "pool@10.0.0.1", id: "1", st: 70, out: 110, gen: sec(70), arr: sec(122), want: rApplied},
 	}, use{secs: 130, bytes: 160})
 	// One access point's reboot closes its records only.
 	n, err := s.CloseNAS(t.Context(), "pool@10.0.0.2", t0.Add(sec(200)), "accounting-on")
@@ -164,18 +164,18 @@ func testAcctWrap32(t *testing.T, s *Store) {
 	wrap := session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true}
 	// The figures: 4,000,000,000 then 100,000,000 output octets from
 	// a NAS that never sends Gigawords (OPNsense) wrapped once.
-	scenario(t, s, wrap, []rpkt{
-		{kind: interim, id: "w", st: 60, out: 4_000_000_000, gen: sec(60), want: applied},
-		{kind: interim, id: "w", st: 120, out: 100_000_000, gen: sec(120), want: applied},
+	reuseScenario(t, s, wrap, []rpkt{
+		{kind: rInterim, id: "w", st: 60, out: 4_000_000_000, gen: sec(60), want: rApplied},
+		{kind: rInterim, id: "w", st: 120, out: 100_000_000, gen: sec(120), want: rApplied},
 	}, use{secs: 120, bytes: 4_394_967_296})
 }
 
 func testAcctWrap32Gigawords(t *testing.T, s *Store) {
 	// A NAS that sent Gigawords counts in 64 bits: a decrease is a reset.
 	wrap := session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true}
-	scenario(t, s, wrap, []rpkt{
-		{kind: interim, id: "g", st: 60, out: 4_000_000_000, gigawords: true, gen: sec(60), want: applied},
-		{kind: interim, id: "g", st: 120, out: 100_000_000, gen: sec(120), want: applied},
+	reuseScenario(t, s, wrap, []rpkt{
+		{kind: rInterim, id: "g", st: 60, out: 4_000_000_000, gigawords: true, gen: sec(60), want: rApplied},
+		{kind: rInterim, id: "g", st: 120, out: 100_000_000, gen: sec(120), want: rApplied},
 	}, use{secs: 120, bytes: 4_100_000_000})
 }
 
@@ -184,18 +184,18 @@ func testAcctStopStart(t *testing.T, s *Store) {
 	// last Start (pfSense zeroes them after each Stop), no Class, no
 	// Event-Timestamp, the same Acct-Session-Id all along.
 	pol := session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Updates: session.AcctUpdatesStopStart}
-	scenario(t, s, pol, []rpkt{
-		{kind: start, id: "p", gen: 0, want: applied},
-		{kind: stop, id: "p", st: 60, in: 1000, out: 2000, gen: sec(60), want: applied},
-		{kind: start, id: "p", gen: sec(61), want: applied},
-		{kind: stop, id: "p", st: 60, in: 1000, out: 2000, gen: sec(60), arr: sec(65), want: stale}, // copy
-		{kind: start, id: "p", gen: sec(61), arr: sec(66), want: stale},
-		{kind: stop, id: "p", st: 120, in: 500, out: 500, gen: sec(120), want: applied},
-		{kind: stop, id: "p", st: 120, in: 500, out: 500, gen: sec(120), arr: sec(125), want: stale},
+	reuseScenario(t, s, pol, []rpkt{
+		{kind: rStart, id: "p", gen: 0, want: rApplied},
+		{kind: rStop, id: "p", st: 60, in: 1000, out: 2000, gen: sec(60), want: rApplied},
+		{kind: rStart, id: "p", gen: sec(61), want: rApplied},
+		{kind: rStop, id: "p", st: 60, in: 1000, out: 2000, gen: sec(60), arr: sec(65), want: rStale}, // copy
+		{kind: rStart, id: "p", gen: sec(61), arr: sec(66), want: rStale},
+		{kind: rStop, id: "p", st: 120, in: 500, out: 500, gen: sec(120), want: rApplied},
+		{kind: rStop, id: "p", st: 120, in: 500, out: 500, gen: sec(120), arr: sec(125), want: rStale},
 		// The next Start was lost: the Stop still counts (its time moved on).
-		{kind: stop, id: "p", st: 180, in: 7, out: 3, gen: sec(180), want: applied},
-		{kind: start, id: "p", gen: sec(181), want: applied},
-		{kind: stop, id: "p", st: 200, in: 10, out: 10, gen: sec(200), want: applied}, // logout
+		{kind: rStop, id: "p", st: 180, in: 7, out: 3, gen: sec(180), want: rApplied},
+		{kind: rStart, id: "p", gen: sec(181), want: rApplied},
+		{kind: rStop, id: "p", st: 200, in: 10, out: 10, gen: sec(200), want: rApplied}, // logout
 	}, use{secs: 200, bytes: 4030})
 }
 
@@ -205,14 +205,14 @@ func testAcctStopStartReset(t *testing.T, s *Store) {
 	// last full minute. Segments are a minute apart, so the window must be
 	// shorter than that.
 	pol := session.AcctPolicy{RetransmitWindow: 30 * time.Second, Updates: session.AcctUpdatesStopStartReset}
-	scenario(t, s, pol, []rpkt{
-		{kind: start, id: "f", gen: 0, want: applied},
-		{kind: stop, id: "f", st: 60, in: 1000, out: 2000, gen: sec(60), want: applied},
-		{kind: start, id: "f", gen: sec(61), want: applied},
-		{kind: stop, id: "f", st: 60, in: 1000, out: 2000, gen: sec(60), arr: sec(70), want: stale}, // copy
-		{kind: stop, id: "f", st: 60, in: 500, out: 500, gen: sec(121), want: applied},
-		{kind: start, id: "f", gen: sec(122), want: applied},
-		{kind: stop, id: "f", st: 60, in: 500, out: 500, gen: sec(121), arr: sec(130), want: stale},
-		{kind: stop, id: "f", st: 30, in: 10, out: 10, gen: sec(152), want: applied}, // logout
+	reuseScenario(t, s, pol, []rpkt{
+		{kind: rStart, id: "f", gen: 0, want: rApplied},
+		{kind: rStop, id: "f", st: 60, in: 1000, out: 2000, gen: sec(60), want: rApplied},
+		{kind: rStart, id: "f", gen: sec(61), want: rApplied},
+		{kind: rStop, id: "f", st: 60, in: 1000, out: 2000, gen: sec(60), arr: sec(70), want: rStale}, // copy
+		{kind: rStop, id: "f", st: 60, in: 500, out: 500, gen: sec(121), want: rApplied},
+		{kind: rStart, id: "f", gen: sec(122), want: rApplied},
+		{kind: rStop, id: "f", st: 60, in: 500, out: 500, gen: sec(121), arr: sec(130), want: rStale},
+		{kind: rStop, id: "f", st: 30, in: 10, out: 10, gen: sec(152), want: rApplied}, // logout
 	}, use{secs: 150, bytes: 4020})
 }
