@@ -383,11 +383,13 @@ func (s *Server) handle(conn net.PacketConn, l Listener, nas *nasEntry, pkt []by
 		return
 	}
 	s.cache.finish(key, reply, s.now())
-	s.write(conn, reply, src)
+	// Counted before the reply leaves, so that whoever got the reply sees
+	// it counted (a test, an operator comparing radclient with /metrics).
 	s.count(l, code.String(), outcome)
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.duration.WithLabelValues(l.String()).Observe(s.now().Sub(start).Seconds())
 	}
+	s.write(conn, reply, src)
 }
 
 // process checks the request's authenticity and runs its handler. A nil

@@ -98,6 +98,18 @@ type scenario struct {
 	s1, s2 allocation
 	truth  []nasSession
 	ons    []packet // Accounting-On: kind pOn, nas and gen
+	// classes[i], when set, is the Class true session i echoes (the NAS got
+	// it in its Access-Accept); "" or missing: the NAS echoes none.
+	classes []string
+	// policy is how the server reads this NAS's accounting (retransmit
+	// window, 32-bit wrap, Stop/Start updates).
+	policy session.AcctPolicy
+	// maxLate, when set, bounds the model: a copy arrives at most maxLate
+	// seconds after the NAS generated it (the retransmit window), and
+	// never after its NAS rebooted (an Accounting-On generated later than
+	// it: the NAS forgets what it was resending). Deliveries outside the
+	// model are skipped and counted.
+	maxLate int64
 	// eventTimestamp: the NAS sends its own clock (Event-Timestamp) in
 	// accounting packets (CoovaChilli does, MikroTik and pfSense do not).
 	eventTimestamp bool
@@ -178,6 +190,25 @@ func (sc *scenario) validate() error {
 		}
 	}
 	return nil
+}
+
+// possible says whether a delivery fits the scenario's model (maxLate).
+func (sc *scenario) possible(pk []packet, d delivery) bool {
+	if sc.maxLate == 0 {
+		return true
+	}
+	for _, c := range d.seq {
+		p := pk[c.pkt]
+		if c.arrival-p.gen > sc.maxLate {
+			return false
+		}
+		for _, on := range sc.ons {
+			if p.kind != pOn && on.nas == p.nas && p.gen < on.gen && c.arrival > on.gen {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // A sent is one delivered copy of a packet.
@@ -394,7 +425,26 @@ func (sc *scenario) check(d delivery, got1, got2, unbilled use) error {
 	if unbilled != (use{}) {
 		bad("unbilled %d s %d B: the device always had a session", unbilled.secs, unbilled.bytes)
 	}
-	a := sc.s1
+	a, b := sc.s1, sc.s2
+	// Overage: more than both sessions hold. Each NAS session's overage
+	// stays on the session it was charging (README.md, "The session
+	// model"), which depends on the order: the oracle then checks what holds
+	// in every order — S1 full before S2 takes anything, and no session over
+	// its allocation while another still had room.
+	overTime := a.limitsTime() && b.limitsTime() && total.secs > a.secs+b.secs
+	overData := a.limitsData() && b.limitsData() && total.bytes > a.bytes+b.bytes
+	if overTime || overData {
+		if overTime && (got1.secs < a.secs || got2.secs < b.secs) {
+			bad("overage: S1 holds %d s of %d, S2 %d s of %d: a session was left with room", got1.secs, a.secs, got2.secs, b.secs)
+		}
+		if overData && (got1.bytes < a.bytes || got2.bytes < b.bytes) {
+			bad("overage: S1 holds %d B of %d, S2 %d B of %d: a session was left with room", got1.bytes, a.bytes, got2.bytes, b.bytes)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("%s", strings.Join(errs, "\n"))
+		}
+		return nil
+	}
 	timeOut := a.limitsTime() && total.secs >= a.secs
 	dataOut := a.limitsData() && total.bytes >= a.bytes
 	switch {

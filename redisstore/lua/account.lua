@@ -114,10 +114,11 @@ end
 -- the Class of another Access-Accept; the NAS's clock (Event-Timestamp) past
 -- the record; a session time past the record's final Stop; a NAS session
 -- that began more than the retransmit window after the record's began (no
--- copy of the record's packets can arrive that late). Without a proof a
--- packet the record would ignore stays ignored: counting a delayed
--- duplicate again is the worse error, and the NAS session's next packet
--- carries its counters again.
+-- copy of the record's packets can arrive that late: this one holds for
+-- every packet, even one whose counters would continue the record's).
+-- Without a proof a packet the record would ignore stays ignored: counting
+-- a delayed duplicate again is the worse error, and the NAS session's next
+-- packet carries its counters again.
 local replaced, replaced_began -- the Class and start of the NAS session a reused record held
 if exists and not segmented then
   local began, rbegan = ev - st, tonumber(r[13]) or ev - st
@@ -132,9 +133,9 @@ if exists and not segmented then
   else
     local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
     local new = other_auth
-    if not new and not same_auth and outcome ~= 'applied' then
+    if not new and not same_auth then
       new = (nasclock and kind == 'start' and ev > last_ev)
-        or (r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
+        or (outcome ~= 'applied' and r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
         or (window > 0 and began > rbegan + window)
     end
     if new then
