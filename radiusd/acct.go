@@ -108,6 +108,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		InputOctets:  uint64(u32(p, rfc2869.AcctInputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctInputOctets_Type)),
 		OutputOctets: uint64(u32(p, rfc2869.AcctOutputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctOutputOctets_Type)),
 		EventTime:    at,
+		Sent:         sentAt(p, now),
 		NASClock:     nasClock,
 		Now:          now,
 		NASAttrs:     nasAttrs(p, src),
@@ -154,18 +155,24 @@ func nasAttrs(p *radius.Packet, src netip.AddrPort) session.NASAttrs {
 }
 
 // eventTime is when the NAS produced the packet: Event-Timestamp when it is
-// plausible (true: the NAS's clock), else arrival minus Acct-Delay-Time.
+// plausible (true: the NAS's clock), else sent.
 func eventTime(p *radius.Packet, now time.Time) (time.Time, bool) {
-	at := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
-	if at.Before(now.Add(-maxClockSkew)) {
-		at = now.Add(-maxClockSkew)
-	}
 	if ts, err := rfc2869.EventTimestamp_Lookup(p); err == nil {
 		if ts.After(now.Add(-maxClockSkew)) && !ts.After(now.Add(time.Minute)) {
 			return ts, true
 		}
 	}
-	return at, false
+	return sentAt(p, now), false
+}
+
+// sentAt is when the packet left the NAS on the server's clock: arrival
+// minus Acct-Delay-Time, at most a day back.
+func sentAt(p *radius.Packet, now time.Time) time.Time {
+	at := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
+	if at.Before(now.Add(-maxClockSkew)) {
+		at = now.Add(-maxClockSkew)
+	}
+	return at
 }
 
 // u32 returns an integer attribute, 0 when absent or malformed.

@@ -189,7 +189,7 @@ func (s *Server) RunEnforcement(ctx context.Context) error {
 // enqueue hands a job to the workers without blocking the packet path.
 func (s *Server) enqueue(j dynJob) {
 	e := s.enf
-	key := j.nas.Name + "|" + j.rec.SessionID
+	key := j.rec.NAS + "|" + string(j.rec.MAC) + "|" + j.rec.SessionID
 	e.mu.Lock()
 	busy := e.inFlight[key]
 	if !busy {
@@ -260,7 +260,7 @@ func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	// Free the NAS session before answering, so a caller may send the next
 	// request for it at once.
 	e.mu.Lock()
-	delete(e.inFlight, j.nas.Name+"|"+j.rec.SessionID)
+	delete(e.inFlight, j.rec.NAS+"|"+string(j.rec.MAC)+"|"+j.rec.SessionID)
 	e.mu.Unlock()
 	if j.done != nil {
 		j.done <- res
@@ -396,7 +396,7 @@ func (s *Server) afterAccounting(nas *nasEntry, ev session.AcctEvent, res sessio
 		return
 	}
 	rec := session.AcctRecord{
-		NAS: nas.Name, SessionID: ev.SessionID, MAC: ev.MAC, Open: true, Feeds: res.Feeds, NASAttrs: ev.NASAttrs,
+		NAS: ev.NAS, SessionID: ev.SessionID, MAC: ev.MAC, Open: true, Feeds: res.Feeds, NASAttrs: ev.NASAttrs,
 		SessionTime: ev.SessionTime, InputOctets: ev.InputOctets, OutputOctets: ev.OutputOctets, UpdatedAt: ev.Now,
 	}
 	if !res.Left {
@@ -490,7 +490,7 @@ func (s *Server) decide(nas *nasEntry, rec session.AcctRecord, sessions []sessio
 func (s *Server) schedule(nas *nasEntry, rec session.AcctRecord, at time.Time) error {
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	err := s.enf.cfg.Store.ScheduleEnd(ctx, nas.Name, rec.MAC, rec.SessionID, at)
+	err := s.enf.cfg.Store.ScheduleEnd(ctx, rec.NAS, rec.MAC, rec.SessionID, at)
 	if err != nil {
 		s.log.Error().Err(err).Str("nas", nas.Name).Str("acct_session_id", rec.SessionID).Msg("schedule enforcement")
 	}

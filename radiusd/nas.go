@@ -231,7 +231,11 @@ func (n *nasEntry) acctNAS(src netip.Addr) string {
 	if n.Prefix.IsSingleIP() {
 		return n.Name
 	}
-	return n.Name + "@" + src.Unmap().WithZone("").String()
+	a := src.Unmap().WithZone("")
+	if a.Is6() {
+		return n.Name + "@[" + a.String() + "]" // brackets: record keys stay unambiguous
+	}
+	return n.Name + "@" + a.String()
 }
 
 // SpillAction is a NAS's reaction to spill-over.

@@ -26,13 +26,24 @@ func ValidNAS(nas string) error {
 		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 	}
 	if ok && hasSrc {
-		a, err := netip.ParseAddr(src)
-		ok = err == nil && a.Zone() == "" && a.String() == src
+		ok = nasAddr(src)
 	}
 	if !ok {
-		return fmt.Errorf("%w: nas %q: want a name of 1 to 64 of A-Z a-z 0-9 . _ -, optionally followed by @<IP address>", session.ErrInvalid, nas)
+		return fmt.Errorf("%w: nas %q: want a name of 1 to 64 of A-Z a-z 0-9 . _ -, optionally followed by @<IPv4 address> or @[<IPv6 address>]", session.ErrInvalid, nas)
 	}
 	return nil
+}
+
+// nasAddr reports whether src is an address as a NAS identity holds it:
+// IPv4 dotted, IPv6 in brackets (so that a record key, whose Acct-Session-Id
+// follows a ':', stays unambiguous), canonical, without a zone.
+func nasAddr(src string) bool {
+	v6 := strings.HasPrefix(src, "[") && strings.HasSuffix(src, "]")
+	if v6 {
+		src = src[1 : len(src)-1]
+	}
+	a, err := netip.ParseAddr(src)
+	return err == nil && a.Zone() == "" && a.String() == src && a.Is6() == v6
 }
 
 // splitNAS separates a NAS identity into the NAS's name, which keys its
@@ -78,11 +89,24 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	if ev.EventTime.IsZero() {
 		evt = now
 	}
+	sent := ev.Sent
+	if sent.IsZero() {
+		sent = ev.EventTime
+		if ev.NASClock || sent.IsZero() {
+			sent = ev.Now
+		}
+	}
 	nasClock := "0"
 	if ev.NASClock {
 		nasClock = "1"
 	}
+	name, src := splitNAS(ev.NAS)
 	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC), s.keys.deviceOpen(ev.MAC)}
+	legacy := ""
+	if src != "" {
+		keys = append(keys, s.keys.record(ev.MAC, name, ev.SessionID))
+		legacy = name + "|" + ev.SessionID
+	}
 	args := []any{
 		s.keys.sessionBase(ev.MAC), kind, now, evt,
 		strconv.FormatUint(ev.SessionTime, 10),
@@ -91,9 +115,8 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
 		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
 		nasClock, ev.Class, flag(ev.Gigawords), flag(ev.Policy.Wrap32),
-		int64(ev.Policy.RetransmitWindow / time.Second), updatesArg(ev.Policy.Updates),
+		int64(ev.Policy.RetransmitWindow / time.Second), updatesArg(ev.Policy.Updates), sent.Unix(), legacy,
 	}
-	name, src := splitNAS(ev.NAS)
 	member := openMember(ev.MAC, src, ev.SessionID)
 	var cmd *redis.Cmd
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {

@@ -475,8 +475,9 @@ func testAcctRestart(t *testing.T, s *Store) {
 	later := t0.Add(time.Hour)
 	nasClock := func(ev session.AcctEvent) session.AcctEvent { ev.NASClock = true; return ev }
 	run(t, s, []step{
-		{"start", pkt(session.AcctStart, testMAC, "re", 0, 0, 0, t0), want{outcome: session.AcctApplied, feeds: a, cons: map[string]use{a: {0, 0}}}},
-		{"stop", pkt(session.AcctStop, testMAC, "re", 100, 1000, 1000, t0.Add(100*time.Second)), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 100, 2000)}, feeds: a, cons: map[string]use{a: {100, 2000}}}},
+		// A NAS that sends Event-Timestamp sends it in every packet.
+		{"start", nasClock(pkt(session.AcctStart, testMAC, "re", 0, 0, 0, t0)), want{outcome: session.AcctApplied, feeds: a, cons: map[string]use{a: {0, 0}}}},
+		{"stop", nasClock(pkt(session.AcctStop, testMAC, "re", 100, 1000, 1000, t0.Add(100*time.Second))), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 100, 2000)}, feeds: a, cons: map[string]use{a: {100, 2000}}}},
 		// The NAS rebooted and reuses the Acct-Session-Id.
 		// Without the NAS's clock a later Start may be a delayed duplicate:
 		// it adds nothing and does not reopen the record.

@@ -46,6 +46,10 @@ type AcctEvent struct {
 	// EventTime is when the NAS produced the packet: Event-Timestamp, or
 	// arrival minus Acct-Delay-Time. A first use sets StartedAt from it.
 	EventTime time.Time
+	// Sent is when the packet left the NAS on the server's clock: arrival
+	// minus Acct-Delay-Time. It tells NAS sessions apart (a NAS's own clock
+	// may step); zero means EventTime, or Now when EventTime is the NAS's.
+	Sent time.Time
 	// NASClock is true when EventTime is the NAS's own Event-Timestamp. Only
 	// then can a Start prove it is newer than a record with the same
 	// Acct-Session-Id (a NAS reusing IDs after a reboot) rather than a

@@ -788,7 +788,7 @@ func (r *resolver) nasLogin(path string, f nasFile, n *radiusd.NAS) {
 	}
 	win := radiusd.DefaultRetransmitWindow
 	if n.Acct.Updates == session.AcctUpdatesStopStartReset {
-		win = 30 * time.Second
+		win = 20 * time.Second
 	}
 	if f.RetransmitWindow != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(f.RetransmitWindow))
@@ -801,8 +801,8 @@ func (r *resolver) nasLogin(path string, f nasFile, n *radiusd.NAS) {
 			win = d
 		}
 	}
-	if n.Acct.Updates == session.AcctUpdatesStopStartReset && win >= time.Minute {
-		p.add(path+".retransmit_window", "%v: accounting_updates: stop_start_reset tells its one-minute segments apart by time alone, so the window must be under 1m (e.g. 30s)", win)
+	if n.Acct.Updates == session.AcctUpdatesStopStartReset && win >= 30*time.Second {
+		p.add(path+".retransmit_window", "%v: accounting_updates: stop_start_reset tells its one-minute segments apart by time alone, so the window must be under half of one (e.g. 20s)", win)
 	}
 	n.Acct.RetransmitWindow = win
 }

@@ -191,6 +191,11 @@ nas:
     profiles: [mikrotik]
     coa_port: 0
     require_message_authenticator: "yes"
+    # The simulated NAS runs minutes of session time in milliseconds, so its
+    # sessions' starts as the server's clock estimates them (arrival −
+    # Acct-Session-Time) are far apart: the window that tells a reused
+    # Acct-Session-Id from a copy must span a whole simulated session.
+    retransmit_window: 1h
 `, s.name, auth, acct, s.redis, admin, faultNASName, faultSecret)
 }
 

@@ -13,6 +13,10 @@
 --      21 '1' when the packet carried Gigawords  22 '1': read a decrease
 --         without Gigawords as a 32-bit wrap      23 retransmit window (s)
 --      24 updates: interim | stopstart | stopstart_reset
+--      25 arrival minus Acct-Delay-Time (unix s, the server's clock)
+--      26 the record's member in KEYS[3] under its legacy key KEYS[4]
+-- KEYS[4] (network NAS entries only) the record's key before the address
+--         was part of the NAS identity
 -- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
 --          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
 --          new record 0|1, left 0|1}
@@ -31,9 +35,20 @@ local kind = ARGV[2]
 local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
-local r = redis.call('HMGET', rec, 'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
+local fields = {'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
   'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
-  'started_at', 'class', 'gw', 'seg_at', 'prev_class', 'prev_began')
+  'started_at', 'class', 'gw', 'segs', 'prev_class', 'prev_began', 'began_at', 'nas_ev'}
+local r = redis.call('HMGET', rec, unpack(fields))
+-- A network NAS entry's records were once keyed by the entry's name alone
+-- (KEYS[4], same slot): an open NAS session's record moves to its address's
+-- key at its next packet, so the upgrade counts nothing twice.
+if r[1] == false and KEYS[4] and KEYS[4] ~= rec and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('RENAME', KEYS[4], rec)
+  redis.call('HSET', rec, 'nas', ARGV[11])
+  redis.call('SREM', open_set, ARGV[26])
+  r = redis.call('HMGET', rec, unpack(fields))
+  if r[1] == 'open' then redis.call('SADD', open_set, ARGV[11] .. '|' .. ARGV[12]) end
+end
 -- A record closed by Accounting-On/Off or the reaper was closed on our
 -- guess, not by the NAS: packets whose counters move past it still count
 -- (a late or retransmitted Accounting-On must not make sessions free).
@@ -43,6 +58,14 @@ local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
 local nasclock, class, updates = ARGV[19] == '1', ARGV[20], ARGV[24]
 local gw = ARGV[21] == '1' or r[15] == '1'
+local window = tonumber(ARGV[23])
+-- When this packet's NAS session began, on the server's clock (never the
+-- NAS's, which may step): arrival − Acct-Delay-Time − Acct-Session-Time.
+-- It overestimates by at most the retransmit window (a copy the NAS resent
+-- without raising Acct-Delay-Time). The record keeps the smallest of its
+-- packets' (began_at): the closest to the truth.
+local began = tonumber(ARGV[25]) - st
+local rbegan = tonumber(r[19]) or tonumber(r[13]) or began
 
 -- Deltas from the cumulative counters; new absolutes to store.
 local outcome = 'applied'
@@ -52,42 +75,48 @@ local fresh = not exists -- the record (re)starts: counters count from zero
 -- A counter lower than the record's while the clock advanced was reset, or
 -- (a 32-bit counter of a NAS that never sent Gigawords) wrapped once.
 local wrap = ARGV[22] == '1' and not gw
+-- A wrap is taken only when it means less than 2 GiB in the interval: a
+-- larger fall is a restart (or a NAS session we could not tell apart).
 local function grown(new, last)
   if new >= last then return new - last end
-  if wrap and last < 4294967296 then return new + 4294967296 - last end
+  if wrap and last < 4294967296 and new + 4294967296 - last < 2147483648 then return new + 4294967296 - last end
   return new
 end
 local segmented = updates ~= 'interim' and kind ~= 'interim'
-local seg -- the start of the segment a pfSense-style Stop closes
+-- pfSense Stop/Start: the segments the record counted, identified by
+-- their session time (stopstart) or their start (stopstart_reset).
+local segs, seg = {}, nil
+for x in string.gmatch(r[16] or '', '%S+') do segs[#segs + 1] = tonumber(x) end
+local function counted_seg(key)
+  for _, x in ipairs(segs) do
+    if (updates == 'stopstart' and x == key) or (updates ~= 'stopstart' and math.abs(x - key) <= window) then return true end
+  end
+  -- Older than every segment still remembered: too old to tell, so a copy.
+  return #segs >= 16 and key < segs[1] - (updates == 'stopstart' and 0 or window)
+end
 if not exists then
   dt, din, dout = st, inb, outb
-  if segmented and kind == 'stop' then seg = ev - st end
+  if segmented and kind == 'stop' then seg = updates == 'stopstart' and st or began end
 elseif segmented then
   -- pfSense "Stop/Start": at each update a Stop, then a Start with the same
   -- Acct-Session-Id and no counters. pfSense zeroes its octet counters after
   -- each Stop, so a Stop's octets cover its segment only; its session time
   -- is cumulative since login (stopstart) or the segment's own
   -- (stopstart_reset, "FreeRADIUS" mode). The record keeps the totals. A
-  -- Stop is a new segment when its session time passed the record's
-  -- (stopstart), or when its segment began more than the retransmit window
-  -- after the last counted one (stopstart_reset, whose session time says
-  -- nothing about order); anything else is a copy of a counted Stop.
+  -- Stop counts once per segment: a segment is its session time (stopstart)
+  -- or its start within the retransmit window (stopstart_reset, whose
+  -- session time says nothing about order); a Stop of a segment already
+  -- counted is a copy, whatever order the segments arrive in.
   if kind == 'start' then
     if r[1] == 'stopped' then reopened = true else outcome = 'stale' end
     new_in, new_out, new_t = last_in, last_out, last_t
   else
-    local began, last_seg = ev - st, tonumber(r[16])
-    local newseg
-    if updates == 'stopstart' then
-      newseg = st > last_t
-    else
-      newseg = last_seg == nil or began > last_seg + tonumber(ARGV[23])
-    end
-    if newseg then
-      dt = updates == 'stopstart' and st - last_t or st
+    local key = updates == 'stopstart' and st or began
+    if not counted_seg(key) then
+      dt = updates == 'stopstart' and math.max(0, st - last_t) or st
       din, dout = inb, outb
       new_in, new_out, new_t = last_in + inb, last_out + outb, last_t + dt
-      seg = began
+      seg = key
     else
       outcome = 'stale'
     end
@@ -96,6 +125,12 @@ elseif kind == 'start' then
   outcome = 'stale' -- a retransmitted, replayed or late Start, unless proven new below
 elseif r[1] == 'stopped' and not reopened then
   outcome = 'after_stop' -- a Stop is final: late packets add nothing
+elseif st < last_t and kind == 'stop' then
+  -- A Stop with less time than the record: a NAS that leaves the idle time
+  -- out of its final Stop (pfSense after an idle timeout). It still ends
+  -- the session; only octets that grew count.
+  din, dout = math.max(0, inb - last_in), math.max(0, outb - last_out)
+  new_in, new_out, new_t = math.max(inb, last_in), math.max(outb, last_out), last_t
 elseif st < last_t then
   outcome = 'stale' -- older than what the record holds: reordered or replayed
 elseif st == last_t then
@@ -121,22 +156,22 @@ end
 -- packet carries its counters again.
 local replaced, replaced_began -- the Class and start of the NAS session a reused record held
 if exists and not segmented then
-  local began, rbegan = ev - st, tonumber(r[13]) or ev - st
-  local window = nasclock and 5 or tonumber(ARGV[23])
   local same_auth = class ~= '' and r[14] == class
   -- A copy of the older NAS session's packet, arriving after a newer one
   -- took the record over: its Class is the one the record replaced, or its
-  -- session began nearer the replaced session's start than this one's.
+  -- session began more than the window before the record's.
   local prev = tonumber(r[18])
-  if not same_auth and ((class ~= '' and r[17] == class) or (prev ~= nil and began < (prev + rbegan) / 2)) then
+  if not same_auth and ((class ~= '' and r[17] == class) or (prev ~= nil and window > 0 and began < rbegan - window)) then
     outcome = 'stale'
   else
     local other_auth = class ~= '' and r[14] ~= false and r[14] ~= '' and r[14] ~= class
     local new = other_auth
     if not new and not same_auth then
-      new = (nasclock and kind == 'start' and ev > last_ev)
-        or (outcome ~= 'applied' and r[1] == 'stopped' and not reopened and st > last_t and began > rbegan + last_t / 2)
-        or (window > 0 and began > rbegan + window)
+      local nas_ev = tonumber(r[20])
+      new = (nasclock and kind == 'start' and nas_ev ~= nil and ev > nas_ev)
+        -- A Stop with less time than the record is that session's end (see
+        -- above), never the first sign of a new one.
+        or (window > 0 and began > rbegan + window and not (kind == 'stop' and st < last_t))
     end
     if new then
       replaced, replaced_began = r[14] or '', rbegan
@@ -146,6 +181,7 @@ if exists and not segmented then
       new_in, new_out, new_t = inb, outb, st
       last_in, last_out, last_t, last_ev = 0, 0, 0, 0
       gw = ARGV[21] == '1'
+      rbegan = began
     end
   end
 end
@@ -283,7 +319,16 @@ local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
 if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
 if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
-if seg then put('seg_at', int(seg)) end
+if seg then
+  segs[#segs + 1] = seg
+  table.sort(segs)
+  while #segs > 16 do table.remove(segs, 1) end
+  local out = {}
+  for i, x in ipairs(segs) do out[i] = int(x) end
+  put('segs', table.concat(out, ' '))
+end
+if not exists or began < rbegan then put('began_at', int(math.min(began, rbegan))) end
+if nasclock and (not exists or r[20] == false or ev > tonumber(r[20])) then put('nas_ev', ARGV[4]) end
 if replaced and replaced ~= '' then put('prev_class', replaced) end
 if replaced_began then put('prev_began', int(replaced_began)) end
 if class ~= '' and (not exists or r[14] == false) then put('class', class) end
