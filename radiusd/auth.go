@@ -2,7 +2,6 @@ package radiusd
 
 import (
 	"bytes"
-	"crypto/md5"
 	"crypto/subtle"
 	"errors"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -209,11 +209,7 @@ func checkPassword(p *radius.Packet, match func([]byte) bool, candidates [][]byt
 		challenge = c
 	}
 	for _, pw := range candidates {
-		h := md5.New()
-		h.Write(chap[:1])
-		h.Write(pw)
-		h.Write(challenge)
-		if subtle.ConstantTimeCompare(h.Sum(nil), chap[1:]) == 1 {
+		if packet.VerifyCHAP(chap, pw, challenge) {
 			return true
 		}
 	}

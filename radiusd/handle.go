@@ -15,6 +15,14 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
+)
+
+var (
+	errMABad       = errors.New("Message-Authenticator does not verify")
+	errMAMissing   = errors.New("Message-Authenticator required but missing")
+	errRequestAuth = errors.New("request authenticator does not verify (wrong shared secret?)")
 )
 
 // admit does the checks cheap enough for the read loop, in order: a known
@@ -34,7 +42,7 @@ func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.Addr
 		s.warn.Warn().Str("src", src.String()).Str("outcome", OutcomeUnknownNAS).Msg("packet from an address not in the NAS table")
 		return task{}, false
 	}
-	pkt, maOff, err := checkFraming(b)
+	pkt, maOff, err := packet.Check(b)
 	if err != nil {
 		s.drop(l, code, OutcomeMalformed, nas, src, err)
 		return task{}, false
@@ -126,14 +134,14 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	// including the Accounting-Response to one on the accounting port.
 	withMA := r.code != radius.CodeAccountingResponse || code == radius.CodeStatusServer
 	// RFC 2865 §5.33: every Proxy-State of the request, in order, in the
-	// reply (after the Message-Authenticator, which encodeReply puts first),
+	// reply (after the Message-Authenticator, which EncodeReply puts first),
 	// so that a proxy in front of us can match its requests.
 	for _, a := range p.Attributes {
 		if a.Type == rfc2865.ProxyState_Type {
 			r.attrs = append(r.attrs, a)
 		}
 	}
-	b, err := encodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
+	b, err := packet.EncodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
 	if err != nil {
 		return nil, OutcomeMalformed, err
 	}
@@ -153,7 +161,7 @@ func (s *Server) authentic(nas *nasEntry, pkt []byte, maOff int) (string, error)
 	code := radius.Code(pkt[0])
 	switch code {
 	case radius.CodeAccountingRequest:
-		if !verifyRequestAuth(pkt, nas.Secret) {
+		if !packet.VerifyRequest(pkt, nas.Secret) {
 			return OutcomeBadAuth, errRequestAuth
 		}
 	case radius.CodeAccessRequest, radius.CodeStatusServer:
@@ -164,7 +172,7 @@ func (s *Server) authentic(nas *nasEntry, pkt []byte, maOff int) (string, error)
 		}
 	}
 	if maOff != 0 {
-		if !verifyMA(pkt, maOff, nas.Secret) {
+		if !packet.VerifyRequestMA(pkt, maOff, nas.Secret) {
 			return OutcomeBadMA, errMABad
 		}
 		if nas.MAPolicy == MAAuto && code == radius.CodeAccessRequest && !nas.maSeen.Load() {

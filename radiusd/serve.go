@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"layeh.com/radius"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 )
 
 // Handler goroutines are kept and reused: a fresh goroutine per packet grows
@@ -64,7 +66,7 @@ func (s *Server) Serve(conn net.PacketConn, l Listener) error {
 	defer s.wg.Done()
 
 	udp, _ := conn.(*net.UDPConn)
-	buf := make([]byte, maxPacketLen+1)
+	buf := make([]byte, packet.MaxLen+1) // one octet more: packet.Check sees an oversized datagram
 	for {
 		var (
 			n   int
