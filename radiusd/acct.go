@@ -1,10 +1,10 @@
 package radiusd
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"layeh.com/radius"
@@ -21,25 +21,101 @@ const maxClockSkew = 24 * time.Hour
 
 var errNoSessionID = errors.New("Accounting-Request without Acct-Session-Id")
 
-// acctNumbers are the integer and time attributes account reads (RFC 2866,
-// RFC 2869): four octets each.
-var acctNumbers = [...]radius.Type{
-	rfc2866.AcctStatusType_Type, rfc2866.AcctDelayTime_Type, rfc2866.AcctSessionTime_Type,
-	rfc2866.AcctInputOctets_Type, rfc2866.AcctOutputOctets_Type,
-	rfc2869.AcctInputGigawords_Type, rfc2869.AcctOutputGigawords_Type, rfc2869.EventTimestamp_Type,
+// acctAttrs are the attributes account reads, gathered in one pass over the
+// packet: of each type the first, as Attributes.Lookup would give it.
+type acctAttrs struct {
+	// badType and badLen name the first integer or time attribute that is
+	// not four octets (bad). Such a packet is dropped rather than read with
+	// the value as 0: a counter read as 0 looks like a NAS counter reset to
+	// the store, and the next interim would then charge the whole session
+	// again.
+	bad     bool
+	badType radius.Type
+	badLen  int
+
+	// The integer and time attributes (RFC 2866, RFC 2869), 0 when absent.
+	status, delay, sessionTime              uint32
+	inOctets, outOctets, inGiga, outGiga    uint32
+	eventTimestamp                          uint32
+	hasStatus, hasEventTimestamp, gigawords bool
+
+	sessionID, userName, callingStation, nasIdentifier []byte
+	framedIP, nasIP                                    []byte
+	// class is the first Class of ours (see classPrefix), nil if none.
+	class []byte
 }
 
-// badNumber finds an attribute of acctNumbers that is not four octets. Such
-// a packet is dropped rather than read with the value as 0: a counter read
-// as 0 looks like a NAS counter reset to the store, and the next interim
-// would then charge the whole session again.
-func badNumber(p *radius.Packet) (radius.Type, int, bool) {
-	for _, a := range p.Attributes {
-		if len(a.Attribute) != 4 && slices.Contains(acctNumbers[:], a.Type) {
-			return a.Type, len(a.Attribute), true
+// scanAcct reads p's attributes once.
+func scanAcct(p *radius.Packet) acctAttrs {
+	var a acctAttrs
+	var seen [4]uint64 // a bit per attribute type: its first is taken
+	for _, avp := range p.Attributes {
+		t, v := avp.Type, avp.Attribute
+		first := seen[t>>6]&(1<<(t&63)) == 0
+		seen[t>>6] |= 1 << (t & 63)
+		switch t {
+		case rfc2866.AcctStatusType_Type, rfc2866.AcctDelayTime_Type, rfc2866.AcctSessionTime_Type,
+			rfc2866.AcctInputOctets_Type, rfc2866.AcctOutputOctets_Type,
+			rfc2869.AcctInputGigawords_Type, rfc2869.AcctOutputGigawords_Type, rfc2869.EventTimestamp_Type:
+			if len(v) != 4 {
+				if !a.bad {
+					a.bad, a.badType, a.badLen = true, t, len(v)
+				}
+				continue
+			}
+			if !first {
+				continue
+			}
+			n := binary.BigEndian.Uint32(v)
+			switch t {
+			case rfc2866.AcctStatusType_Type:
+				a.status, a.hasStatus = n, true
+			case rfc2866.AcctDelayTime_Type:
+				a.delay = n
+			case rfc2866.AcctSessionTime_Type:
+				a.sessionTime = n
+			case rfc2866.AcctInputOctets_Type:
+				a.inOctets = n
+			case rfc2866.AcctOutputOctets_Type:
+				a.outOctets = n
+			case rfc2869.AcctInputGigawords_Type:
+				a.inGiga, a.gigawords = n, true
+			case rfc2869.AcctOutputGigawords_Type:
+				a.outGiga, a.gigawords = n, true
+			case rfc2869.EventTimestamp_Type:
+				a.eventTimestamp, a.hasEventTimestamp = n, true
+			}
+		case rfc2865.Class_Type:
+			if a.class == nil && ourClass(v) {
+				a.class = v
+			}
+		case rfc2866.AcctSessionID_Type:
+			if first {
+				a.sessionID = v
+			}
+		case rfc2865.UserName_Type:
+			if first {
+				a.userName = v
+			}
+		case rfc2865.CallingStationID_Type:
+			if first {
+				a.callingStation = v
+			}
+		case rfc2865.NASIdentifier_Type:
+			if first {
+				a.nasIdentifier = v
+			}
+		case rfc2865.FramedIPAddress_Type:
+			if first {
+				a.framedIP = v
+			}
+		case rfc2865.NASIPAddress_Type:
+			if first {
+				a.nasIP = v
+			}
 		}
 	}
-	return 0, 0, false
+	return a
 }
 
 // account answers an Accounting-Request after its write succeeded. A nil
@@ -49,14 +125,15 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
 	}
-	if typ, n, bad := badNumber(p); bad {
-		return nil, dropError{OutcomeMalformed, fmt.Errorf("Accounting-Request with attribute %d of %d octets, want 4", typ, n)}
+	a := scanAcct(p)
+	if a.bad {
+		return nil, dropError{OutcomeMalformed, fmt.Errorf("Accounting-Request with attribute %d of %d octets, want 4", a.badType, a.badLen)}
 	}
-	at, nasClock := eventTime(p, now)
-	status, err := rfc2866.AcctStatusType_Lookup(p)
-	if err != nil {
+	at, nasClock := a.eventTime(now)
+	if !a.hasStatus {
 		return nil, dropError{OutcomeMalformed, errors.New("Accounting-Request without Acct-Status-Type")}
 	}
+	status := rfc2866.AcctStatusType(a.status)
 	var kind session.AcctKind
 	switch status {
 	case rfc2866.AcctStatusType_Value_Start:
@@ -73,7 +150,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		ctx, cancel := s.storeCtx()
 		start := s.now()
 		// The reboot moment on the server's clock, as records' updated_at.
-		rebooted := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
+		rebooted := now.Add(-time.Duration(a.delay) * time.Second)
 		n, err := s.cfg.Store.CloseNAS(ctx, nas.acctNAS(src.Addr()), rebooted, reason)
 		cancel()
 		s.observeStore("close_nas", start, err)
@@ -86,34 +163,32 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		// Failed (15), tunnel events…: nothing to record for a hotspot.
 		return ack(OutcomeIgnored), nil
 	}
-	mac, _ := nas.device(p)
+	mac, _ := nas.device(a.callingStation, a.userName)
 	if mac == "" {
 		// Not a hotspot device (e.g. the NAS's own admin login): nothing to
 		// record, and retries would not change that.
 		s.warn.Warn().Str("nas", nas.Name).Str("outcome", OutcomeIgnored).Msg("accounting without a device MAC ignored")
 		return ack(OutcomeIgnored), nil
 	}
-	id := rfc2866.AcctSessionID_GetString(p)
-	if id == "" {
+	if len(a.sessionID) == 0 {
 		return nil, dropError{OutcomeMalformed, errNoSessionID}
 	}
-	_, inGW := p.Attributes.Lookup(rfc2869.AcctInputGigawords_Type)
-	_, outGW := p.Attributes.Lookup(rfc2869.AcctOutputGigawords_Type)
+	id := string(a.sessionID)
 	ev := session.AcctEvent{
 		Kind:         kind,
 		NAS:          nas.acctNAS(src.Addr()),
 		SessionID:    id,
 		MAC:          mac,
-		SessionTime:  uint64(u32(p, rfc2866.AcctSessionTime_Type)),
-		InputOctets:  uint64(u32(p, rfc2869.AcctInputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctInputOctets_Type)),
-		OutputOctets: uint64(u32(p, rfc2869.AcctOutputGigawords_Type))<<32 | uint64(u32(p, rfc2866.AcctOutputOctets_Type)),
+		SessionTime:  uint64(a.sessionTime),
+		InputOctets:  uint64(a.inGiga)<<32 | uint64(a.inOctets),
+		OutputOctets: uint64(a.outGiga)<<32 | uint64(a.outOctets),
 		EventTime:    at,
-		Sent:         sentAt(p, now),
+		Sent:         a.sent(now),
 		NASClock:     nasClock,
 		Now:          now,
-		NASAttrs:     nasAttrs(p, src),
-		Class:        echoedClass(p),
-		Gigawords:    inGW || outGW,
+		NASAttrs:     a.nasAttrs(src),
+		Class:        string(a.class),
+		Gigawords:    a.gigawords,
 		Policy:       nas.Acct,
 	}
 	ctx, cancel := s.storeCtx()
@@ -138,52 +213,40 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 }
 
 // nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA.
-func nasAttrs(p *radius.Packet, src netip.AddrPort) session.NASAttrs {
-	a := session.NASAttrs{
-		UserName:         rfc2865.UserName_GetString(p),
-		CallingStationID: rfc2865.CallingStationID_GetString(p),
-		NASIdentifier:    rfc2865.NASIdentifier_GetString(p),
+func (a *acctAttrs) nasAttrs(src netip.AddrPort) session.NASAttrs {
+	n := session.NASAttrs{
+		UserName:         string(a.userName),
+		CallingStationID: string(a.callingStation),
+		NASIdentifier:    string(a.nasIdentifier),
 		SourceIP:         src.Addr().Unmap().String(),
 	}
-	if v, ok := p.Attributes.Lookup(rfc2865.FramedIPAddress_Type); ok && len(v) == 4 {
-		a.FramedIP = netip.AddrFrom4([4]byte(v)).String()
+	if len(a.framedIP) == 4 {
+		n.FramedIP = netip.AddrFrom4([4]byte(a.framedIP)).String()
 	}
-	if v, ok := p.Attributes.Lookup(rfc2865.NASIPAddress_Type); ok && len(v) == 4 {
-		a.NASIP = netip.AddrFrom4([4]byte(v)).String()
+	if len(a.nasIP) == 4 {
+		n.NASIP = netip.AddrFrom4([4]byte(a.nasIP)).String()
 	}
-	return a
+	return n
 }
 
 // eventTime is when the NAS produced the packet: Event-Timestamp when it is
 // plausible (true: the NAS's clock), else sent.
-func eventTime(p *radius.Packet, now time.Time) (time.Time, bool) {
-	if ts, err := rfc2869.EventTimestamp_Lookup(p); err == nil {
+func (a *acctAttrs) eventTime(now time.Time) (time.Time, bool) {
+	if a.hasEventTimestamp {
+		ts := time.Unix(int64(a.eventTimestamp), 0)
 		if ts.After(now.Add(-maxClockSkew)) && !ts.After(now.Add(time.Minute)) {
 			return ts, true
 		}
 	}
-	return sentAt(p, now), false
+	return a.sent(now), false
 }
 
-// sentAt is when the packet left the NAS on the server's clock: arrival
-// minus Acct-Delay-Time, at most a day back.
-func sentAt(p *radius.Packet, now time.Time) time.Time {
-	at := now.Add(-time.Duration(u32(p, rfc2866.AcctDelayTime_Type)) * time.Second)
+// sent is when the packet left the NAS on the server's clock: arrival minus
+// Acct-Delay-Time, at most a day back.
+func (a *acctAttrs) sent(now time.Time) time.Time {
+	at := now.Add(-time.Duration(a.delay) * time.Second)
 	if at.Before(now.Add(-maxClockSkew)) {
 		at = now.Add(-maxClockSkew)
 	}
 	return at
-}
-
-// u32 returns an integer attribute, 0 when absent or malformed.
-func u32(p *radius.Packet, t radius.Type) uint32 {
-	a, ok := p.Attributes.Lookup(t)
-	if !ok {
-		return 0
-	}
-	v, err := radius.Integer(a)
-	if err != nil {
-		return 0
-	}
-	return v
 }

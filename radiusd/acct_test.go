@@ -1,11 +1,17 @@
 package radiusd
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
@@ -307,4 +313,102 @@ func TestAccountingInvalidFromStore(t *testing.T) {
 		t.Fatalf("answered %s", radius.Code(reply[0]))
 	}
 	e.wantOutcomes(map[string]int{"acct Accounting-Request malformed": 1})
+}
+
+// TestScanAcct holds the one-pass attribute scan to the Lookup-based reading
+// it replaced (each value from the type's first attribute, the first number
+// of a wrong length, the first Class of ours) on random attribute lists with
+// repeated types, wrong lengths and absent attributes.
+func TestScanAcct(t *testing.T) {
+	numbers := []radius.Type{
+		rfc2866.AcctStatusType_Type, rfc2866.AcctDelayTime_Type, rfc2866.AcctSessionTime_Type,
+		rfc2866.AcctInputOctets_Type, rfc2866.AcctOutputOctets_Type,
+		rfc2869.AcctInputGigawords_Type, rfc2869.AcctOutputGigawords_Type, rfc2869.EventTimestamp_Type,
+	}
+	others := []radius.Type{
+		rfc2866.AcctSessionID_Type, rfc2865.UserName_Type, rfc2865.CallingStationID_Type,
+		rfc2865.NASIdentifier_Type, rfc2865.FramedIPAddress_Type, rfc2865.NASIPAddress_Type,
+		rfc2865.Class_Type, rfc2865.ReplyMessage_Type, rfc2865.ProxyState_Type,
+	}
+	rng := rand.New(rand.NewPCG(11, 5))
+	value := func(t radius.Type) []byte {
+		n := 4
+		switch rng.IntN(8) {
+		case 0:
+			n = rng.IntN(7) // 0 to 6 octets: mostly a wrong length
+		case 1, 2:
+			if t == rfc2865.Class_Type {
+				return []byte(classPrefix + strconv.Itoa(rng.IntN(100)))
+			}
+			n = rng.IntN(20)
+		}
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte(rng.Uint32())
+		}
+		return v
+	}
+	for i := range 5000 {
+		var p radius.Packet
+		for range rng.IntN(12) {
+			typ := others[rng.IntN(len(others))]
+			if rng.IntN(2) == 0 {
+				typ = numbers[rng.IntN(len(numbers))]
+			}
+			p.Add(typ, value(typ))
+		}
+		got, want := scanAcct(&p), lookupAcct(&p, numbers)
+		if got.bad {
+			got = acctAttrs{bad: true, badType: got.badType, badLen: got.badLen} // dropped: nothing else is read
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Fatalf("packet %d %v:\nscan   %+v\nlookup %+v", i, p.Attributes, got, want)
+		}
+	}
+}
+
+// lookupAcct reads what scanAcct does the way account did before: a Lookup
+// per attribute.
+func lookupAcct(p *radius.Packet, numbers []radius.Type) acctAttrs {
+	var a acctAttrs
+	for _, avp := range p.Attributes {
+		if len(avp.Attribute) != 4 && slices.Contains(numbers, avp.Type) {
+			a.bad, a.badType, a.badLen = true, avp.Type, len(avp.Attribute)
+			break
+		}
+	}
+	u32 := func(t radius.Type) (uint32, bool) {
+		v, ok := p.Attributes.Lookup(t)
+		if !ok || len(v) != 4 {
+			return 0, ok
+		}
+		return binary.BigEndian.Uint32(v), true
+	}
+	var inGW, outGW bool
+	a.status, a.hasStatus = u32(rfc2866.AcctStatusType_Type)
+	a.delay, _ = u32(rfc2866.AcctDelayTime_Type)
+	a.sessionTime, _ = u32(rfc2866.AcctSessionTime_Type)
+	a.inOctets, _ = u32(rfc2866.AcctInputOctets_Type)
+	a.outOctets, _ = u32(rfc2866.AcctOutputOctets_Type)
+	a.inGiga, inGW = u32(rfc2869.AcctInputGigawords_Type)
+	a.outGiga, outGW = u32(rfc2869.AcctOutputGigawords_Type)
+	a.eventTimestamp, a.hasEventTimestamp = u32(rfc2869.EventTimestamp_Type)
+	a.gigawords = inGW || outGW
+	if a.bad {
+		// The packet is dropped: only the bad attribute matters.
+		return acctAttrs{bad: true, badType: a.badType, badLen: a.badLen}
+	}
+	a.sessionID, _ = p.Attributes.Lookup(rfc2866.AcctSessionID_Type)
+	a.userName, _ = p.Attributes.Lookup(rfc2865.UserName_Type)
+	a.callingStation, _ = p.Attributes.Lookup(rfc2865.CallingStationID_Type)
+	a.nasIdentifier, _ = p.Attributes.Lookup(rfc2865.NASIdentifier_Type)
+	a.framedIP, _ = p.Attributes.Lookup(rfc2865.FramedIPAddress_Type)
+	a.nasIP, _ = p.Attributes.Lookup(rfc2865.NASIPAddress_Type)
+	for _, avp := range p.Attributes {
+		if avp.Type == rfc2865.Class_Type && bytes.HasPrefix(avp.Attribute, []byte(classPrefix)) {
+			a.class = avp.Attribute
+			break
+		}
+	}
+	return a
 }

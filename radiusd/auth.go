@@ -2,7 +2,6 @@ package radiusd
 
 import (
 	"bytes"
-	"crypto/md5"
 	"crypto/subtle"
 	"errors"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -44,11 +44,11 @@ func rejectMessage(err error) string {
 	return msgNotAvailable
 }
 
-// attrMAC reads a MAC from an attribute, "" when absent or not a MAC.
-// suffix, when set and present, is removed first (CoovaChilli macsuffix).
-func attrMAC(p *radius.Packet, t radius.Type, suffix string) session.MAC {
-	v, ok := p.Attributes.Lookup(t)
-	if !ok || len(v) > userNameMACMaxLen {
+// attrMAC reads a MAC from an attribute's value, "" when absent (nil) or
+// not a MAC. suffix, when set and present, is removed first (CoovaChilli
+// macsuffix).
+func attrMAC(v []byte, suffix string) session.MAC {
+	if v == nil || len(v) > userNameMACMaxLen {
 		return ""
 	}
 	s := strings.TrimSpace(string(v))
@@ -62,20 +62,27 @@ func attrMAC(p *radius.Packet, t radius.Type, suffix string) session.MAC {
 	return m
 }
 
-// device finds the device a request or accounting packet is about, as the
-// NAS's login style says (NAS.Login): the MAC in Calling-Station-Id, or for
+// attr is the value of p's first attribute of type t, nil when absent.
+func attr(p *radius.Packet, t radius.Type) []byte {
+	v, _ := p.Attributes.Lookup(t)
+	return v
+}
+
+// device finds the device a request or accounting packet is about, from its
+// first Calling-Station-Id and User-Name (nil when absent), as the NAS's
+// login style says (NAS.Login): the MAC in Calling-Station-Id, or for
 // mac_username the MAC in User-Name (which Calling-Station-Id, when it holds
 // a MAC, must match). A name typed at a portal never picks the device. The
 // string is the Reply-Message when there is no device.
-func (n *nasEntry) device(p *radius.Packet) (session.MAC, string) {
-	csid := attrMAC(p, rfc2865.CallingStationID_Type, "")
+func (n *nasEntry) device(callingStation, userName []byte) (session.MAC, string) {
+	csid := attrMAC(callingStation, "")
 	if n.Login != LoginMACUserName {
 		if csid == "" {
 			return "", msgNoMAC
 		}
 		return csid, ""
 	}
-	user := attrMAC(p, rfc2865.UserName_Type, n.MACSuffix)
+	user := attrMAC(userName, n.MACSuffix)
 	switch {
 	case user == "":
 		return "", msgNoMACUserName
@@ -94,7 +101,7 @@ func (n *nasEntry) loginOK(p *radius.Packet, mac session.MAC) (bool, string) {
 	if !pap && !chap && !eap {
 		return false, msgNoCredential
 	}
-	if n.Login == LoginMAC && attrMAC(p, rfc2865.UserName_Type, n.MACSuffix) != mac {
+	if n.Login == LoginMAC && attrMAC(attr(p, rfc2865.UserName_Type), n.MACSuffix) != mac {
 		return false, msgNotThisMAC
 	}
 	return true, ""
@@ -103,7 +110,7 @@ func (n *nasEntry) loginOK(p *radius.Packet, mac session.MAC) (bool, string) {
 // authorize answers an Access-Request. A nil response means the store
 // failed: no answer, the NAS retries.
 func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
-	mac, why := nas.device(p)
+	mac, why := nas.device(attr(p, rfc2865.CallingStationID_Type), attr(p, rfc2865.UserName_Type))
 	if mac == "" {
 		return reject(why, OutcomeRejected), nil
 	}
@@ -209,11 +216,7 @@ func checkPassword(p *radius.Packet, match func([]byte) bool, candidates [][]byt
 		challenge = c
 	}
 	for _, pw := range candidates {
-		h := md5.New()
-		h.Write(chap[:1])
-		h.Write(pw)
-		h.Write(challenge)
-		if subtle.ConstantTimeCompare(h.Sum(nil), chap[1:]) == 1 {
+		if packet.VerifyCHAP(chap, pw, challenge) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -22,7 +23,7 @@ func benchProcess(b *testing.B, l Listener, req []byte, want radius.Code) {
 	e := newEnv(b, withNAS(func() NAS { n := testNAS(); n.Profiles, n.Password = Profiles, PasswordMAC; return n }()))
 	e.store.put(sess(1, session.TypeTimeOrData, nil))
 	nas := e.srv.nas.lookup(testSrc.Addr())
-	pkt, maOff, err := checkFraming(req)
+	pkt, maOff, err := packet.Check(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func benchProcess(b *testing.B, l Listener, req []byte, want radius.Code) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(req)))
 	for b.Loop() {
-		pkt, maOff, err := checkFraming(req)
+		pkt, maOff, err := packet.Check(req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"strconv"
 	"sync/atomic"
-
-	"layeh.com/radius"
-	"layeh.com/radius/rfc2865"
 )
 
 // classPrefix starts every Class this server puts in an Access-Accept.
@@ -38,13 +35,6 @@ func (c *classes) next() []byte {
 	return strconv.AppendUint(b, c.n.Add(1), 36)
 }
 
-// echoedClass is the first Class of ours in an accounting packet, "" when
-// there is none (the NAS echoes no Class, or only another server's).
-func echoedClass(p *radius.Packet) string {
-	for _, a := range p.Attributes {
-		if a.Type == rfc2865.Class_Type && bytes.HasPrefix(a.Attribute, []byte(classPrefix)) {
-			return string(a.Attribute)
-		}
-	}
-	return ""
-}
+// ourClass reports whether a Class value a NAS echoes is one of ours (it
+// may echo none, or another server's).
+func ourClass(v []byte) bool { return bytes.HasPrefix(v, []byte(classPrefix)) }

@@ -3,7 +3,6 @@ package radiusd
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc3576"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 )
 
 // DynAuth results, as counted in radiusd_dynauth_requests_total.
@@ -41,26 +42,13 @@ type dynAuthClient struct {
 	tries   int
 }
 
-// encodeDynAuth encodes a CoA/Disconnect request with a Message-Authenticator
-// (computed with the authenticator field zeroed, RFC 5176 §3.5) and then the
-// Request Authenticator MD5(Code+ID+Length+16 zeros+Attributes+Secret).
-func encodeDynAuth(code radius.Code, id byte, attrs radius.Attributes, secret []byte) ([]byte, error) {
-	var zero [16]byte
-	b, err := marshal(code, id, zero, attrs, true)
-	if err != nil {
-		return nil, err
-	}
-	sign(b, zero, secret)
-	return b, nil
-}
-
 // send delivers one request to addr and waits for its ACK or NAK.
 func (c *dynAuthClient) send(ctx context.Context, addr netip.AddrPort, secret []byte, code radius.Code, attrs radius.Attributes) (DynAuthResult, error) {
 	var idb [1]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return DynAuthResult{Outcome: DynAuthError}, err
 	}
-	req, err := encodeDynAuth(code, idb[0], attrs, secret)
+	req, err := packet.EncodeRequest(code, idb[0], attrs, secret)
 	if err != nil {
 		return DynAuthResult{Outcome: DynAuthError}, err
 	}
@@ -71,7 +59,7 @@ func (c *dynAuthClient) send(ctx context.Context, addr netip.AddrPort, secret []
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	buf := make([]byte, maxPacketLen)
+	buf := make([]byte, packet.MaxLen)
 	res := DynAuthResult{Outcome: DynAuthTimeout}
 	for attempt := 1; attempt <= c.tries; attempt++ {
 		res.Attempts = attempt
@@ -113,11 +101,11 @@ func (c *dynAuthClient) send(ctx context.Context, addr netip.AddrPort, secret []
 
 // parseDynAuthReply accepts an ACK or NAK to req, authenticated with secret.
 func parseDynAuthReply(b, req, secret []byte, code radius.Code) (DynAuthResult, bool) {
-	pkt, maOff, err := checkFraming(b)
+	pkt, maOff, err := packet.Check(b)
 	if err != nil || pkt[1] != req[1] || !radius.IsAuthenticResponse(pkt, req, secret) {
 		return DynAuthResult{}, false
 	}
-	if maOff != 0 && !verifyReplyMA(pkt, maOff, req, secret) {
+	if maOff != 0 && !packet.VerifyReplyMA(pkt, maOff, [16]byte(req[4:packet.HeaderLen]), secret) {
 		return DynAuthResult{}, false
 	}
 	ack, nak := radius.CodeDisconnectACK, radius.CodeDisconnectNAK
@@ -129,7 +117,7 @@ func parseDynAuthReply(b, req, secret []byte, code radius.Code) (DynAuthResult, 
 		return DynAuthResult{Outcome: DynAuthACK}, true
 	case nak:
 		r := DynAuthResult{Outcome: DynAuthNAK}
-		if attrs, err := radius.ParseAttributes(pkt[headerLen:]); err == nil {
+		if attrs, err := radius.ParseAttributes(pkt[packet.HeaderLen:]); err == nil {
 			if v, ok := attrs.Lookup(rfc3576.ErrorCause_Type); ok && len(v) == 4 {
 				r.ErrorCause = binary.BigEndian.Uint32(v)
 			}
@@ -137,18 +125,4 @@ func parseDynAuthReply(b, req, secret []byte, code radius.Code) (DynAuthResult, 
 		return r, true
 	}
 	return DynAuthResult{}, false
-}
-
-// verifyReplyMA checks a reply's Message-Authenticator: HMAC-MD5 with the
-// request's authenticator in the authenticator field.
-func verifyReplyMA(pkt []byte, maOff int, req, secret []byte) bool {
-	var sum [16]byte
-	withScratch(func(buf *[scratchLen]byte) {
-		m := buf[64 : 64+len(pkt)]
-		copy(m, pkt)
-		copy(m[4:20], req[4:20])
-		clear(m[maOff : maOff+16])
-		sum = hmacMD5(secret, buf, len(pkt))
-	})
-	return subtle.ConstantTimeCompare(sum[:], pkt[maOff:maOff+16]) == 1
 }

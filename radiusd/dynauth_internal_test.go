@@ -3,8 +3,6 @@ package radiusd
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -15,6 +13,8 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 )
 
 var daSecret = []byte("coa-secret-7f3a")
@@ -37,102 +37,14 @@ func daAttrs(t *testing.T) radius.Attributes {
 	return p.Attributes
 }
 
-// daMAOffset returns the offset of the Message-Authenticator's value, -1 if
-// absent, walking the attributes independently of checkFraming.
-func daMAOffset(t *testing.T, b []byte) int {
-	t.Helper()
-	off := -1
-	for i := headerLen; i < len(b); {
-		if len(b)-i < 2 || b[i+1] < 2 || i+int(b[i+1]) > len(b) {
-			t.Fatalf("malformed attribute at %d: % x", i, b)
-		}
-		if b[i] == 80 {
-			off = i + 2
-		}
-		i += int(b[i+1])
-	}
-	return off
-}
-
-// daRequestAuthOK is RFC 5176 §3.5: the Request Authenticator of a
-// Disconnect/CoA request is MD5(Code+ID+Length+16 zero octets+Attributes+Secret).
-func daRequestAuthOK(b, secret []byte) bool {
-	h := md5.New()
-	h.Write(b[:4])
-	h.Write(make([]byte, 16))
-	h.Write(b[20:])
-	h.Write(secret)
-	return bytes.Equal(h.Sum(nil), b[4:20])
-}
-
-// daMAOK is RFC 3579 §3.2 for a Disconnect/CoA request: HMAC-MD5 over the
-// packet with the authenticator field and the Message-Authenticator's value
-// zeroed.
-func daMAOK(t *testing.T, b, secret []byte) bool {
-	t.Helper()
-	off := daMAOffset(t, b)
-	if off < 0 {
-		return false
-	}
-	z := bytes.Clone(b)
-	clear(z[4:20])
-	clear(z[off : off+16])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(z)
-	return hmac.Equal(mac.Sum(nil), b[off:off+16])
-}
-
-func TestDynAuthEncode(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		code  radius.Code
-		attrs radius.Attributes
-	}{
-		{"disconnect", radius.CodeDisconnectRequest, daAttrs(t)[:4]},
-		{"coa with limits", radius.CodeCoARequest, daAttrs(t)},
-		{"no attributes", radius.CodeDisconnectRequest, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := encodeDynAuth(tc.code, 0x9c, tc.attrs, daSecret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if radius.Code(b[0]) != tc.code || b[1] != 0x9c || int(binary.BigEndian.Uint16(b[2:4])) != len(b) {
-				t.Fatalf("header % x: want code %d, Identifier 0x9c, length %d", b[:4], tc.code, len(b))
-			}
-			if b[20] != 80 || b[21] != 18 {
-				t.Errorf("first attribute %d/%d, want the Message-Authenticator (80/18)", b[20], b[21])
-			}
-			if !daRequestAuthOK(b, daSecret) {
-				t.Errorf("Request Authenticator does not verify (RFC 5176 §3.5)")
-			}
-			if !radius.IsAuthenticRequest(b, daSecret) {
-				t.Errorf("layeh does not accept the Request Authenticator")
-			}
-			if !daMAOK(t, b, daSecret) {
-				t.Errorf("Message-Authenticator does not verify (authenticator and value zeroed)")
-			}
-			if daRequestAuthOK(b, []byte("other")) || daMAOK(t, b, []byte("other")) {
-				t.Errorf("verifies with another secret")
-			}
-			got, err := radius.ParseAttributes(b[headerLen+maAttrLen:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tc.attrs) {
-				t.Fatalf("%d attributes after the Message-Authenticator, want %d", len(got), len(tc.attrs))
-			}
-			for i := range got {
-				if got[i].Type != tc.attrs[i].Type || !bytes.Equal(got[i].Attribute, tc.attrs[i].Attribute) {
-					t.Errorf("attribute %d: got %d=% x, want %d=% x", i, got[i].Type, got[i].Attribute, tc.attrs[i].Type, tc.attrs[i].Attribute)
-				}
-			}
-			// A NAS running this server's own checks accepts it too.
-			if !verifyRequestAuth(b, daSecret) || !verifyMA(b, daMAOffset(t, b), daSecret) {
-				t.Errorf("the server's own request checks reject it")
-			}
-		})
-	}
+// daRequestOK checks a Disconnect/CoA request as a NAS does (RFC 5176
+// §3.5): well framed, a Message-Authenticator (computed with the
+// authenticator field zeroed) and the Request Authenticator
+// MD5(Code+ID+Length+16 zero octets+Attributes+Secret).
+func daRequestOK(b, secret []byte) bool {
+	pkt, maOff, err := packet.Check(b)
+	return err == nil && len(pkt) == len(b) && maOff != 0 &&
+		packet.VerifyRequest(pkt, secret) && packet.VerifyRequestMA(pkt, maOff, secret)
 }
 
 // daReply builds a NAS's answer to req as RFC 5176 §3.5 says: with ma a
@@ -141,7 +53,7 @@ func TestDynAuthEncode(t *testing.T) {
 // MD5(Code+ID+Length+RequestAuth+Attributes+Secret). bad, if set, corrupts
 // the packet before the Response Authenticator is computed.
 func daReply(code radius.Code, id byte, req []byte, ma bool, secret []byte, bad func(b []byte), attrs ...[]byte) []byte {
-	b := make([]byte, headerLen, 128)
+	b := make([]byte, packet.HeaderLen, 128)
 	b[0], b[1] = byte(code), id
 	copy(b[4:20], req[4:20])
 	if ma {
@@ -152,20 +64,16 @@ func daReply(code radius.Code, id byte, req []byte, ma bool, secret []byte, bad 
 		b = append(b, a...)
 	}
 	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
+	reqAuth := [16]byte(req[4:20])
 	if ma {
-		mac := hmac.New(md5.New, secret)
-		mac.Write(b)
-		copy(b[headerLen+2:headerLen+maAttrLen], mac.Sum(nil))
+		sum := packet.MessageAuthenticator(b, packet.HeaderLen+2, reqAuth, secret)
+		copy(b[packet.HeaderLen+2:], sum[:])
 	}
 	if bad != nil {
 		bad(b)
 	}
-	h := md5.New()
-	h.Write(b[:4])
-	h.Write(req[4:20])
-	h.Write(b[20:])
-	h.Write(secret)
-	copy(b[4:20], h.Sum(nil))
+	sum := packet.Authenticator(b, reqAuth, secret)
+	copy(b[4:20], sum[:])
 	return b
 }
 
@@ -176,15 +84,15 @@ func daErrorCause(v uint32) []byte {
 }
 
 func TestDynAuthParseReply(t *testing.T) {
-	disc, err := encodeDynAuth(radius.CodeDisconnectRequest, 42, daAttrs(t)[:4], daSecret)
+	disc, err := packet.EncodeRequest(radius.CodeDisconnectRequest, 42, daAttrs(t)[:4], daSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	coa, err := encodeDynAuth(radius.CodeCoARequest, 42, daAttrs(t), daSecret)
+	coa, err := packet.EncodeRequest(radius.CodeCoARequest, 42, daAttrs(t), daSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := encodeDynAuth(radius.CodeDisconnectRequest, 42, daAttrs(t)[:2], daSecret)
+	other, err := packet.EncodeRequest(radius.CodeDisconnectRequest, 42, daAttrs(t)[:2], daSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +126,10 @@ func TestDynAuthParseReply(t *testing.T) {
 		{"disconnect ack to a coa", coa, daReply(radius.CodeDisconnectACK, 42, coa, false, daSecret, nil), false, DynAuthResult{}},
 		{"access-accept", disc, daReply(radius.CodeAccessAccept, 42, disc, false, daSecret, nil), false, DynAuthResult{}},
 		{"request echoed", disc, daReply(radius.CodeDisconnectRequest, 42, disc, false, daSecret, nil), false, DynAuthResult{}},
-		{"Message-Authenticator forged", disc, daReply(radius.CodeDisconnectACK, 42, disc, true, daSecret, func(b []byte) { b[headerLen+2] ^= 1 }), false, DynAuthResult{}},
+		{"Message-Authenticator forged", disc, daReply(radius.CodeDisconnectACK, 42, disc, true, daSecret, func(b []byte) { b[packet.HeaderLen+2] ^= 1 }), false, DynAuthResult{}},
 		{"Message-Authenticator over a zero authenticator", disc, daReply(radius.CodeDisconnectACK, 42, disc, true, daSecret, func(b []byte) {
-			z := bytes.Clone(b)
-			clear(z[4:20])
-			clear(z[headerLen+2 : headerLen+maAttrLen])
-			mac := hmac.New(md5.New, daSecret)
-			mac.Write(z)
-			copy(b[headerLen+2:], mac.Sum(nil))
+			sum := packet.MessageAuthenticator(b, packet.HeaderLen+2, [16]byte{}, daSecret)
+			copy(b[packet.HeaderLen+2:], sum[:])
 		}), false, DynAuthResult{}},
 		{"shorter than its length field", disc, daReply(radius.CodeDisconnectACK, 42, disc, false, daSecret, nil, daErrorCause(cause))[:22], false, DynAuthResult{}},
 		{"shorter than a header", disc, []byte{byte(radius.CodeDisconnectACK), 42, 0, 20}, false, DynAuthResult{}},
@@ -256,7 +160,7 @@ func startDaNAS(t *testing.T, script func(n int, req []byte) [][]byte) *daNAS {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, maxPacketLen)
+		buf := make([]byte, packet.MaxLen)
 		for i := 0; ; i++ {
 			size, src, err := conn.ReadFromUDPAddrPort(buf)
 			if err != nil {
@@ -335,7 +239,7 @@ func TestDynAuthSend(t *testing.T) {
 			}
 			reqs := nas.received(t, tc.requests)
 			for i, r := range reqs {
-				if !daRequestAuthOK(r, daSecret) || !daMAOK(t, r, daSecret) {
+				if !daRequestOK(r, daSecret) {
 					t.Errorf("request %d does not verify", i)
 				}
 				if !bytes.Equal(r, reqs[0]) {

@@ -3,8 +3,6 @@ package radiusd_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/dictionary/chillispot"
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -162,13 +161,7 @@ func (n *coaNAS) reply(req []byte, answer coaAnswer) []byte {
 	binary.BigEndian.PutUint16(b[2:4], uint16(20+len(attrs)))
 	copy(b[4:20], req[4:20])
 	b = append(b, attrs...)
-	mac := hmac.New(md5.New, n.secret)
-	mac.Write(b)
-	copy(b[22:38], mac.Sum(nil))
-	h := md5.New()
-	h.Write(b)
-	h.Write(n.secret)
-	copy(b[4:20], h.Sum(nil))
+	packet.SignReply(b, packet.HeaderLen+2, [16]byte(req[4:20]), n.secret)
 	return b
 }
 
@@ -178,42 +171,23 @@ func (n *coaNAS) reply(req []byte, answer coaAnswer) []byte {
 // Message-Authenticator is HMAC-MD5 over the packet with the authenticator
 // field and its own value zeroed.
 func verifyCoARequest(raw, secret []byte) (*radius.Packet, error) {
-	if len(raw) < 20 || int(binary.BigEndian.Uint16(raw[2:4])) != len(raw) {
-		return nil, fmt.Errorf("length field %d disagrees with the datagram (%d octets)", binary.BigEndian.Uint16(raw[2:4]), len(raw))
+	pkt, maOff, err := packet.Check(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(pkt) != len(raw) {
+		return nil, fmt.Errorf("length field %d disagrees with the datagram (%d octets)", len(pkt), len(raw))
 	}
 	if c := radius.Code(raw[0]); c != radius.CodeDisconnectRequest && c != radius.CodeCoARequest {
 		return nil, fmt.Errorf("code %v: not a Disconnect-Request or CoA-Request", c)
 	}
-	h := md5.New()
-	h.Write(raw[:4])
-	h.Write(make([]byte, 16))
-	h.Write(raw[20:])
-	h.Write(secret)
-	if !bytes.Equal(h.Sum(nil), raw[4:20]) {
+	if !packet.VerifyRequest(raw, secret) {
 		return nil, errors.New("request authenticator does not verify")
-	}
-	maOff := 0
-	for i := 20; i < len(raw); {
-		if len(raw)-i < 2 || raw[i+1] < 2 || i+int(raw[i+1]) > len(raw) {
-			return nil, fmt.Errorf("malformed attribute at offset %d", i)
-		}
-		if raw[i] == enfMAType {
-			if raw[i+1] != 18 || maOff != 0 {
-				return nil, errors.New("bad or repeated Message-Authenticator")
-			}
-			maOff = i + 2
-		}
-		i += int(raw[i+1])
 	}
 	if maOff == 0 {
 		return nil, errors.New("no Message-Authenticator")
 	}
-	z := bytes.Clone(raw)
-	clear(z[4:20])
-	clear(z[maOff : maOff+16])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(z)
-	if !hmac.Equal(mac.Sum(nil), raw[maOff:maOff+16]) {
+	if !packet.VerifyRequestMA(raw, maOff, secret) {
 		return nil, errors.New("Message-Authenticator does not verify")
 	}
 	return radius.Parse(raw, secret)

@@ -2,8 +2,6 @@ package radiusd
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -45,7 +44,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	auth := [16]byte{0x5e, 0xed, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
 	fixed := []attrFn{withID(7), withAuthenticator(auth)}
 	mac := rawAttr(byte(rfc2865.CallingStationID_Type), "AA-BB-CC-DD-EE-FF")
-	ma := append([]byte{maType, maAttrLen}, make([]byte, 16)...)
+	ma := append([]byte{packet.MAType, packet.MALen}, make([]byte, 16)...)
 
 	tiny := make([][]byte, 300)
 	for i := range tiny {
@@ -68,7 +67,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"unknown_code_99":            rawPacket(99, 3, -1, auth, mac, ma),
 		"tiny_attributes_300":        rawPacket(radius.CodeAccessRequest, 4, -1, auth, tiny...),
 		"two_message_authenticators": rawPacket(radius.CodeAccessRequest, 5, -1, auth, mac, ma, ma),
-		"message_authenticator_17":   rawPacket(radius.CodeAccessRequest, 6, -1, auth, mac, append([]byte{maType, 17}, make([]byte, 15)...)),
+		"message_authenticator_17":   rawPacket(radius.CodeAccessRequest, 6, -1, auth, mac, append([]byte{packet.MAType, 17}, make([]byte, 15)...)),
 		"header_only":                rawPacket(radius.CodeStatusServer, 8, -1, auth),
 		"valid_access_pap": buildRequest(t, radius.CodeAccessRequest, testSecret, true,
 			append(fixed, userName("aabbccddeeff"), papPassword("aabbccddeeff"), callingStation("AA-BB-CC-DD-EE-FF"))...),
@@ -125,28 +124,12 @@ func TestFuzzCorpus(t *testing.T) {
 // correct Request Authenticator: random bytes rarely pass the checks, and
 // the handlers behind them deserve fuzzing too. nil when not well-framed.
 func resign(b []byte) []byte {
-	pkt, maOff, err := checkFraming(b)
+	pkt, maOff, err := packet.Check(b)
 	if err != nil {
 		return nil
 	}
 	pkt = append([]byte(nil), pkt...)
-	acct := radius.Code(pkt[0]) == radius.CodeAccountingRequest
-	if maOff != 0 {
-		clear(pkt[maOff : maOff+16])
-		mac := hmac.New(md5.New, testSecret)
-		if acct {
-			var h [20]byte
-			copy(h[:], pkt[:4])
-			mac.Write(h[:])
-			mac.Write(pkt[20:])
-		} else {
-			mac.Write(pkt)
-		}
-		copy(pkt[maOff:], mac.Sum(nil))
-	}
-	if acct {
-		signAcct(pkt, testSecret)
-	}
+	packet.SignRequest(pkt, maOff, testSecret)
 	return pkt
 }
 
@@ -206,7 +189,7 @@ func checkFuzzReply(t *testing.T, l Listener, reply, req []byte) {
 	if !radius.IsAuthenticResponse(reply, req, testSecret) {
 		t.Fatalf("reply %x to %x: Response Authenticator does not verify", reply, req)
 	}
-	if _, _, err := checkFraming(reply); err != nil {
+	if _, _, err := packet.Check(reply); err != nil {
 		t.Fatalf("reply %x is malformed: %v", reply, err)
 	}
 	reqCode, code := radius.Code(req[0]), radius.Code(reply[0])
@@ -229,7 +212,7 @@ func checkFuzzReply(t *testing.T, l Listener, reply, req []byte) {
 	}
 }
 
-// FuzzCheckFraming checks checkFraming never panics and, when it accepts,
+// FuzzCheckFraming checks packet.Check never panics and, when it accepts,
 // returns exactly the header's length of the datagram, whose attributes
 // walk exactly to the end, with at most one Message-Authenticator of 18
 // octets at the offset it reports — and layeh parses what it accepts.
@@ -238,24 +221,24 @@ func FuzzCheckFraming(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkt, maOff, err := checkFraming(b)
+		pkt, maOff, err := packet.Check(b)
 		if err != nil {
 			if pkt != nil || maOff != 0 {
 				t.Fatalf("error %v with pkt %x, maOff %d", err, pkt, maOff)
 			}
 			return
 		}
-		if len(b) < headerLen {
+		if len(b) < packet.HeaderLen {
 			t.Fatalf("accepted %d octets", len(b))
 		}
 		n := int(binary.BigEndian.Uint16(b[2:4]))
-		if len(pkt) != n || n > maxPacketLen || n < headerLen {
+		if len(pkt) != n || n > packet.MaxLen || n < packet.HeaderLen {
 			t.Fatalf("pkt of %d octets, header says %d", len(pkt), n)
 		}
 		if !bytes.Equal(pkt, b[:n]) || &pkt[0] != &b[0] {
 			t.Fatal("pkt is not the datagram's prefix")
 		}
-		i, mas, at := headerLen, 0, 0
+		i, mas, at := packet.HeaderLen, 0, 0
 		for i < n {
 			if n-i < 2 {
 				t.Fatalf("attribute header cut at %d of %d", i, n)
@@ -264,10 +247,10 @@ func FuzzCheckFraming(f *testing.F) {
 			if l < 2 {
 				t.Fatalf("attribute of length %d at %d accepted", l, i)
 			}
-			if pkt[i] == maType {
+			if pkt[i] == packet.MAType {
 				mas++
 				at = i + 2
-				if l != maAttrLen {
+				if l != packet.MALen {
 					t.Fatalf("Message-Authenticator of length %d accepted", l)
 				}
 			}

@@ -3,8 +3,6 @@ package radiusd
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +19,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -362,11 +361,8 @@ func chapPassword(ident byte, password string, challenge []byte) attrFn {
 		} else {
 			_ = rfc2865.CHAPChallenge_Add(p, c)
 		}
-		h := md5.New()
-		h.Write([]byte{ident})
-		h.Write([]byte(password))
-		h.Write(c)
-		_ = rfc2865.CHAPPassword_Add(p, append([]byte{ident}, h.Sum(nil)...))
+		sum := packet.CHAPResponse(ident, []byte(password), c)
+		_ = rfc2865.CHAPPassword_Add(p, append([]byte{ident}, sum[:]...))
 	}
 }
 
@@ -415,34 +411,15 @@ func buildRequest(t testing.TB, code radius.Code, secret []byte, withMA bool, fn
 // covers the attribute.
 func signMA(t testing.TB, b, secret []byte) {
 	t.Helper()
-	_, off, err := checkFraming(b)
+	_, off, err := packet.Check(b)
 	if err != nil || off == 0 {
 		t.Fatalf("signMA: no Message-Authenticator slot (err %v)", err)
 	}
-	clear(b[off : off+16])
-	mac := hmac.New(md5.New, secret)
-	if radius.Code(b[0]) == radius.CodeAccountingRequest {
-		var h [20]byte
-		copy(h[:], b[:4])
-		mac.Write(h[:])
-		mac.Write(b[20:])
-	} else {
-		mac.Write(b)
-	}
-	copy(b[off:], mac.Sum(nil))
-	if radius.Code(b[0]) == radius.CodeAccountingRequest {
-		signAcct(b, secret)
-	}
+	packet.SignRequest(b, off, secret)
 }
 
 // signAcct sets the Request Authenticator of an accounting request.
-func signAcct(b, secret []byte) {
-	clear(b[4:20])
-	h := md5.New()
-	h.Write(b)
-	h.Write(secret)
-	copy(b[4:20], h.Sum(nil))
-}
+func signAcct(b, secret []byte) { packet.SignRequest(b, 0, secret) }
 
 // accessRequest is an Access-Request as a NAS doing MAC authentication
 // sends it: unless fns set them, User-Name is the Calling-Station-Id and
@@ -511,19 +488,14 @@ func checkReply(t testing.TB, reply, req, secret []byte, want radius.Code) *radi
 // attribute zeroed), RFC 3579 §3.2.
 func checkReplyMA(t testing.TB, reply, req, secret []byte) {
 	t.Helper()
-	if len(reply) < headerLen+maAttrLen || reply[20] != maType || reply[21] != maAttrLen {
+	if len(reply) < packet.HeaderLen+packet.MALen || reply[20] != packet.MAType || reply[21] != packet.MALen {
 		t.Errorf("%s: Message-Authenticator is not the first attribute", radius.Code(reply[0]))
 		return
 	}
-	if n := bytes.Count(attrTypes(reply), []byte{maType}); n != 1 {
+	if n := bytes.Count(attrTypes(reply), []byte{packet.MAType}); n != 1 {
 		t.Errorf("%s: %d Message-Authenticators, want 1", radius.Code(reply[0]), n)
 	}
-	b := append([]byte(nil), reply...)
-	copy(b[4:20], req[4:20])
-	clear(b[22:38])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(b)
-	if !hmac.Equal(mac.Sum(nil), reply[22:38]) {
+	if !packet.VerifyReplyMA(reply, packet.HeaderLen+2, [16]byte(req[4:20]), secret) {
 		t.Errorf("%s: Message-Authenticator does not verify", radius.Code(reply[0]))
 	}
 }
@@ -531,7 +503,7 @@ func checkReplyMA(t testing.TB, reply, req, secret []byte) {
 // attrTypes lists the attribute types of a well-framed packet, in order.
 func attrTypes(b []byte) []byte {
 	var out []byte
-	for i := headerLen; i+1 < len(b) && b[i+1] >= 2; i += int(b[i+1]) {
+	for i := packet.HeaderLen; i+1 < len(b) && b[i+1] >= 2; i += int(b[i+1]) {
 		out = append(out, b[i])
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -29,7 +30,7 @@ func maRequest(t *testing.T, code radius.Code, ma string) []byte {
 	}
 	b := buildRequest(t, code, testSecret, ma != "none", fns...)
 	if ma == "bad" {
-		_, off, err := checkFraming(b)
+		_, off, err := packet.Check(b)
 		if err != nil || off == 0 {
 			t.Fatalf("no Message-Authenticator to spoil: %v", err)
 		}
@@ -201,7 +202,7 @@ func TestAccountingRequestMessageAuthenticator(t *testing.T) {
 	checkReply(t, e.send(Acct, ok), ok, testSecret, radius.CodeAccountingResponse)
 
 	bad := buildRequest(t, radius.CodeAccountingRequest, testSecret, true, fns...)
-	_, off, _ := checkFraming(bad)
+	_, off, _ := packet.Check(bad)
 	bad[off] ^= 1
 	signAcct(bad, testSecret) // the request authenticator still verifies
 	if reply := e.send(Acct, bad); reply != nil {

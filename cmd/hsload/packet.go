@@ -1,29 +1,26 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/subtle"
 	"encoding/binary"
-	"hash"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 )
 
 // Packets are laid out by hand into a buffer each simulated client owns, so
-// that a request costs no allocation; layeh.com/radius provides the numbers.
+// that a request costs no allocation; layeh.com/radius provides the numbers,
+// radiusd/packet the digests (as the server computes them).
 const (
-	headerLen = 20
-	maxPacket = radius.MaxPacketLength
-	maAttrLen = 18
+	headerLen = packet.HeaderLen
+	maxPacket = packet.MaxLen
 	// maxRequest bounds what this generator builds (under 200 octets).
 	maxRequest = 512
 
 	attrUserName       = byte(rfc2865.UserName_Type)
-	attrUserPassword   = byte(rfc2865.UserPassword_Type)
 	attrNASIPAddress   = byte(rfc2865.NASIPAddress_Type)
 	attrFramedIP       = byte(rfc2865.FramedIPAddress_Type)
 	attrCallingStation = byte(rfc2865.CallingStationID_Type)
@@ -38,7 +35,6 @@ const (
 	attrInGigawords    = byte(rfc2869.AcctInputGigawords_Type)
 	attrOutGigawords   = byte(rfc2869.AcctOutputGigawords_Type)
 	attrEventTimestamp = byte(rfc2869.EventTimestamp_Type)
-	attrMA             = byte(rfc2869.MessageAuthenticator_Type)
 
 	codeAccessRequest   = byte(radius.CodeAccessRequest)
 	codeAccessAccept    = byte(radius.CodeAccessAccept)
@@ -60,20 +56,12 @@ const (
 // where the load came from.
 var nasIdentifier = []byte("hsload")
 
-// codec builds requests and verifies responses with one shared secret. It
-// keeps its hashes between calls and is not safe for concurrent use: each
-// socket has its own, used under the socket's lock.
+// codec builds requests and verifies responses with one shared secret.
 type codec struct {
-	secret  []byte
-	md5     hash.Hash
-	hmac    hash.Hash
-	scratch [md5.Size]byte
-	zero    [16]byte // a field: a local passed to Write would escape
+	secret []byte
 }
 
-func newCodec(secret []byte) *codec {
-	return &codec{secret: secret, md5: md5.New(), hmac: hmac.New(md5.New, secret)}
-}
+func newCodec(secret []byte) *codec { return &codec{secret: secret} }
 
 // request is what a response is checked against.
 type request struct {
@@ -99,50 +87,22 @@ func begin(b []byte, code, id byte, auth *[16]byte, withMA bool) []byte {
 	b = append(b, auth[:]...)
 	if withMA {
 		var zero [16]byte
-		b = append(b, attrMA, maAttrLen)
+		b = append(b, packet.MAType, packet.MALen)
 		b = append(b, zero[:]...)
 	}
 	return b
 }
 
-// finish sets the length and fills the Message-Authenticator when there is
-// one: HMAC-MD5 over the whole packet as it stands (authenticator field
-// holding the Request Authenticator, the attribute's value zeroed).
+// finish sets the length and signs the request: the Message-Authenticator
+// when there is one (begin put it first), and an Accounting-Request's
+// Request Authenticator.
 func (c *codec) finish(b []byte) {
 	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
-	if len(b) >= headerLen+maAttrLen && b[headerLen] == attrMA {
-		c.hmac.Reset()
-		c.hmac.Write(b)
-		c.hmac.Sum(b[headerLen+2 : headerLen+2 : headerLen+maAttrLen])
+	maOff := 0
+	if len(b) >= headerLen+packet.MALen && b[headerLen] == packet.MAType {
+		maOff = headerLen + 2
 	}
-}
-
-// appendPassword appends User-Password: the password padded to 16 octets
-// and hidden with MD5(secret + previous block), the first block chained
-// from the Request Authenticator (RFC 2865 §5.2).
-func (c *codec) appendPassword(b []byte, pw []byte, auth *[16]byte) []byte {
-	n := (len(pw) + 15) / 16 * 16
-	if n == 0 {
-		n = 16
-	}
-	b = append(b, attrUserPassword, byte(2+n))
-	start := len(b)
-	prev := auth[:]
-	for i := 0; i < n; i += 16 {
-		c.md5.Reset()
-		c.md5.Write(c.secret)
-		c.md5.Write(prev)
-		k := c.md5.Sum(c.scratch[:0])
-		for j := range 16 {
-			var p byte
-			if i+j < len(pw) {
-				p = pw[i+j]
-			}
-			b = append(b, p^k[j])
-		}
-		prev = b[start+i : start+i+16]
-	}
-	return b
+	packet.SignRequest(b, maOff, c.secret)
 }
 
 // accessRequest builds the Access-Request of device d into b: MAC
@@ -150,7 +110,7 @@ func (c *codec) appendPassword(b []byte, pw []byte, auth *[16]byte) []byte {
 func (c *codec) accessRequest(b []byte, id byte, auth *[16]byte, d *device, withMA bool) []byte {
 	b = begin(b, codeAccessRequest, id, auth, withMA)
 	b = appendAttr(b, attrUserName, d.mac[:])
-	b = c.appendPassword(b, d.mac[:], auth)
+	b, _ = packet.AppendUserPassword(b, d.mac[:], *auth, c.secret) // a MAC: never over 128 octets
 	b = appendAttr(b, attrCallingStation, d.callingID[:])
 	b = appendUint32(b, attrNASIPAddress, 0x7f000001)
 	b = appendAttr(b, attrNASIdentifier, nasIdentifier)
@@ -206,13 +166,7 @@ func (c *codec) accountingRequest(b []byte, id byte, d *device, a acct) ([]byte,
 		b = appendUint32(b, attrTerminateCause, causeUserRequest)
 	}
 	c.finish(b)
-	c.md5.Reset()
-	c.md5.Write(b)
-	c.md5.Write(c.secret)
-	c.md5.Sum(b[4:4:headerLen])
-	var auth [16]byte
-	copy(auth[:], b[4:headerLen])
-	return b, auth
+	return b, [16]byte(b[4:headerLen])
 }
 
 // Reasons a response is discarded (RFC 2865 §3: silently, as a NAS would).
@@ -231,52 +185,20 @@ const (
 // returns "" or the reason to discard, and whether a Message-Authenticator
 // was present.
 func (c *codec) verify(resp []byte, req *request) (reason string, hasMA bool) {
-	if len(resp) < headerLen {
+	resp, maOff, err := packet.Check(resp)
+	if err != nil {
 		return badMalformed, false
-	}
-	n := int(binary.BigEndian.Uint16(resp[2:4]))
-	if n < headerLen || n > len(resp) || n > maxPacket {
-		return badMalformed, false
-	}
-	resp = resp[:n]
-	maOff := 0
-	for i := headerLen; i < n; {
-		if n-i < 2 {
-			return badMalformed, false
-		}
-		l := int(resp[i+1])
-		if l < 2 || i+l > n {
-			return badMalformed, false
-		}
-		if resp[i] == attrMA {
-			if l != maAttrLen || maOff != 0 {
-				return badMalformed, false
-			}
-			maOff = i + 2
-		}
-		i += l
 	}
 	if !answers(resp[0], req.code) {
 		return badCode, maOff != 0
 	}
-	c.md5.Reset()
-	c.md5.Write(resp[:4])
-	c.md5.Write(req.auth[:])
-	c.md5.Write(resp[headerLen:])
-	c.md5.Write(c.secret)
-	if subtle.ConstantTimeCompare(c.md5.Sum(c.scratch[:0]), resp[4:headerLen]) != 1 {
+	if !packet.VerifyReply(resp, req.auth, c.secret) {
 		return badAuth, maOff != 0
 	}
 	if maOff == 0 {
 		return "", false
 	}
-	c.hmac.Reset()
-	c.hmac.Write(resp[:4])
-	c.hmac.Write(req.auth[:])
-	c.hmac.Write(resp[headerLen:maOff])
-	c.hmac.Write(c.zero[:])
-	c.hmac.Write(resp[maOff+16:])
-	if subtle.ConstantTimeCompare(c.hmac.Sum(c.scratch[:0]), resp[maOff:maOff+16]) != 1 {
+	if !packet.VerifyReplyMA(resp, maOff, req.auth, c.secret) {
 		return badMA, true
 	}
 	return "", true

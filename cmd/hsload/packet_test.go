@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/binary"
 	"testing"
 
@@ -11,33 +9,23 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
+
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 )
 
 const testSecret = "testing123"
 
-// serverCheck applies radiusd's rules (radiusd/wire.go) to a request, written
-// again here so that the generator is checked against the rules, not
-// against itself: framing, at most one Message-Authenticator of 18 octets,
-// first when present, its HMAC-MD5 over the packet with the value zeroed
-// (the authenticator field as zeros for Accounting-Request), and for
-// Accounting-Request the Request Authenticator.
+// serverCheck applies radiusd's checks to a request (radiusd/packet, whose
+// own tests hold them to crypto/hmac and layeh): framing, at most one
+// Message-Authenticator of 18 octets, first when present, its HMAC-MD5 over
+// the packet with the value zeroed (the authenticator field as zeros for
+// Accounting-Request), and for Accounting-Request the Request
+// Authenticator, which layeh checks too.
 func serverCheck(t *testing.T, pkt []byte, secret string, wantMA bool) {
 	t.Helper()
-	if len(pkt) < 20 || int(binary.BigEndian.Uint16(pkt[2:4])) != len(pkt) {
-		t.Fatalf("length field %d, datagram %d", binary.BigEndian.Uint16(pkt[2:4]), len(pkt))
-	}
-	maOff := 0
-	for i := 20; i < len(pkt); {
-		if len(pkt)-i < 2 || pkt[i+1] < 2 || i+int(pkt[i+1]) > len(pkt) {
-			t.Fatalf("attribute framing broken at offset %d", i)
-		}
-		if pkt[i] == 80 {
-			if pkt[i+1] != 18 || maOff != 0 {
-				t.Fatalf("Message-Authenticator of length %d, or twice", pkt[i+1])
-			}
-			maOff = i + 2
-		}
-		i += int(pkt[i+1])
+	got, maOff, err := packet.Check(pkt)
+	if err != nil || len(got) != len(pkt) {
+		t.Fatalf("framing: %v (length field %d, datagram %d)", err, binary.BigEndian.Uint16(pkt[2:4]), len(pkt))
 	}
 	if wantMA != (maOff != 0) {
 		t.Fatalf("Message-Authenticator present %v, want %v", maOff != 0, wantMA)
@@ -46,19 +34,14 @@ func serverCheck(t *testing.T, pkt []byte, secret string, wantMA bool) {
 		if maOff != 22 {
 			t.Errorf("Message-Authenticator at offset %d, want the first attribute (22)", maOff)
 		}
-		work := bytes.Clone(pkt)
-		clear(work[maOff : maOff+16])
-		if pkt[0] == byte(radius.CodeAccountingRequest) {
-			clear(work[4:20])
-		}
-		mac := hmac.New(md5.New, []byte(secret))
-		mac.Write(work)
-		if !hmac.Equal(mac.Sum(nil), pkt[maOff:maOff+16]) {
+		if !packet.VerifyRequestMA(pkt, maOff, []byte(secret)) {
 			t.Error("Message-Authenticator does not verify")
 		}
 	}
-	if pkt[0] == byte(radius.CodeAccountingRequest) && !radius.IsAuthenticRequest(pkt, []byte(secret)) {
-		t.Error("Request Authenticator does not verify")
+	if pkt[0] == byte(radius.CodeAccountingRequest) {
+		if !radius.IsAuthenticRequest(pkt, []byte(secret)) || !packet.VerifyRequest(pkt, []byte(secret)) {
+			t.Error("Request Authenticator does not verify")
+		}
 	}
 }
 
@@ -191,18 +174,13 @@ func response(t *testing.T, req []byte, code radius.Code, secret, maSecret strin
 		t.Fatal(err)
 	}
 	p := rp.Response(code)
-	if withMA {
-		p.Attributes = append(p.Attributes, &radius.AVP{Type: rfc2869.MessageAuthenticator_Type, Attribute: make([]byte, 16)})
-	}
 	_ = rfc2865.ReplyMessage_AddString(p, "hello")
 	if withMA {
-		b, err := p.MarshalBinary()
-		if err != nil {
+		p.Secret = []byte(maSecret)
+		if err := packet.SignMA(p); err != nil { // first
 			t.Fatal(err)
 		}
-		mac := hmac.New(md5.New, []byte(maSecret))
-		mac.Write(b)
-		p.Attributes[0].Attribute = mac.Sum(nil)
+		p.Secret = []byte(secret)
 	}
 	b, err := p.Encode()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -180,7 +181,6 @@ func TestBadResponses(t *testing.T) {
 	}
 	defer conn.Close()
 	go func() {
-		wrong := newCodec([]byte("wrong"))
 		buf := make([]byte, maxPacket)
 		for {
 			n, src, err := conn.ReadFromUDPAddrPort(buf)
@@ -190,10 +190,8 @@ func TestBadResponses(t *testing.T) {
 			// An Access-Accept whose authenticator uses the wrong secret.
 			req := buf[:n]
 			resp := append([]byte{codeAccessAccept, req[1], 0, 20}, req[4:20]...)
-			wrong.md5.Reset()
-			wrong.md5.Write(resp)
-			wrong.md5.Write(wrong.secret)
-			copy(resp[4:20], wrong.md5.Sum(nil))
+			sum := packet.Authenticator(resp, [16]byte(req[4:20]), []byte("wrong"))
+			copy(resp[4:20], sum[:])
 			_, _ = conn.WriteToUDPAddrPort(resp, src)
 		}
 	}()

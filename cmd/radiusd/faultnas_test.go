@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,6 +22,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -414,13 +413,9 @@ func (n *faultNAS) authorize(dev *faultDevice) error {
 			_ = rfc2865.NASIPAddress_Set(p, net.IPv4(127, 0, 0, 1))
 			_ = rfc2865.NASIdentifier_SetString(p, "fault-sim")
 			_ = rfc2865.NASPortType_Set(p, rfc2865.NASPortType_Value_Wireless80211)
-			b, err := p.Encode()
-			if err != nil {
+			if err := packet.SignMA(p); err != nil {
 				return nil, err
 			}
-			h := hmac.New(md5.New, n.secret)
-			h.Write(b)
-			_ = rfc2869.MessageAuthenticator_Set(p, h.Sum(nil))
 			return p.Encode() // same Authenticator: layeh sends it as set
 		},
 	})

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +21,7 @@ import (
 	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/vendors/mikrotik"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -157,13 +156,9 @@ func accessRequest(secret string, withMA bool) *radius.Packet {
 // (same Authenticator), so the second encoding matches the signed one.
 func addMessageAuthenticator(p *radius.Packet) {
 	_ = rfc2869.MessageAuthenticator_Set(p, make([]byte, 16))
-	b, err := p.Encode()
-	if err != nil {
+	if err := packet.SignMA(p); err != nil {
 		panic(err)
 	}
-	h := hmac.New(md5.New, p.Secret)
-	h.Write(b)
-	_ = rfc2869.MessageAuthenticator_Set(p, h.Sum(nil))
 }
 
 func exchange(t *testing.T, p *radius.Packet, addr string) *radius.Packet {

@@ -1,4 +1,4 @@
-package radiusd
+package packet
 
 import (
 	"crypto/md5"
@@ -13,7 +13,7 @@ import (
 
 // scratchLen holds an HMAC pad and the largest packet, or a packet and a
 // long secret; a longer secret still works (append grows a fresh slice).
-const scratchLen = 64 + maxPacketLen + 256
+const scratchLen = 64 + MaxLen + 256
 
 var scratchPool = sync.Pool{New: func() any { return new([scratchLen]byte) }}
 

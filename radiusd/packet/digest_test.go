@@ -1,4 +1,4 @@
-package radiusd
+package packet
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func TestHMACMD5(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, keyLen := range []int{0, 1, 16, 63, 64, 65, 200} {
-		for _, msgLen := range []int{0, 20, 100, maxPacketLen} {
+		for _, msgLen := range []int{0, 20, 100, MaxLen} {
 			key, msg := make([]byte, keyLen), make([]byte, msgLen)
 			for i := range key {
 				key[i] = byte(rng.Uint32())
@@ -37,7 +37,8 @@ func TestHMACMD5(t *testing.T) {
 	}
 }
 
-// TestDigestsAllocateNothing: the per-packet hashing allocates nothing.
+// TestDigestsAllocateNothing: the per-packet hashing, signing and checking
+// allocate nothing, nor do the PAP and CHAP digests.
 func TestDigestsAllocateNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items: allocation counts are meaningless")
@@ -45,11 +46,22 @@ func TestDigestsAllocateNothing(t *testing.T) {
 	secret := []byte("a-shared-secret-of-some-length")
 	pkt := make([]byte, 200)
 	pkt[0], pkt[2], pkt[3] = byte(1), 0, 200
-	pkt[20], pkt[21] = maType, maAttrLen
+	pkt[20], pkt[21] = MAType, MALen
+	acct := bytes.Clone(pkt)
+	acct[0] = 4 // Accounting-Request
+	var reqAuth [16]byte
+	pw, challenge := []byte("aa:bb:cc:dd:ee:ff"), make([]byte, 16)
+	buf := make([]byte, 0, 64)
 	if n := testing.AllocsPerRun(100, func() {
-		verifyMA(pkt, 22, secret)
-		verifyRequestAuth(pkt, secret)
-		sign(pkt, [16]byte{}, secret)
+		VerifyRequestMA(pkt, 22, secret)
+		VerifyRequest(acct, secret)
+		SignReply(pkt, 22, reqAuth, secret)
+		VerifyReply(pkt, reqAuth, secret)
+		VerifyReplyMA(pkt, 22, reqAuth, secret)
+		SignRequest(pkt, 22, secret)
+		SignRequest(acct, 22, secret)
+		VerifyCHAP(append(buf[:0], make([]byte, 17)...), pw, challenge)
+		_, _ = AppendUserPassword(buf[:0], pw, reqAuth, secret)
 	}); n != 0 {
 		t.Errorf("%v allocations per packet, want 0", n)
 	}
