@@ -28,6 +28,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/dictionary/chillispot"
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -340,7 +341,7 @@ func startEnforced(t *testing.T, redisAddr string, nas *coaNAS, opts enfOptions)
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := radiusd.NewMetrics(reg)
+	m, err := radiusd.NewMetrics(prom.Registry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -70,7 +71,7 @@ func TestOverloadBurst(t *testing.T) {
 	fake.put(sess(1, session.TypeTime, nil))
 	store := &slowStore{Store: fake, delay: delay}
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
+	m, err := NewMetrics(prom.Registry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

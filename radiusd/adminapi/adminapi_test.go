@@ -1,4 +1,4 @@
-package radiusd_test
+package adminapi_test
 
 import (
 	"context"
@@ -27,6 +27,8 @@ import (
 	"layeh.com/radius/vendors/mikrotik"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -202,7 +204,7 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 	e.mgr = session.NewSessionsMgr(e.store, time.Now)
 	e.reg = prometheus.NewRegistry()
 	e.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := radiusd.NewMetrics(e.reg)
+	metrics, err := radiusd.NewMetrics(prom.Registry(e.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,16 +253,19 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 		})
 	}
 
-	h, err := radiusd.NewAdmin(radiusd.AdminConfig{
+	cfg := adminapi.Config{
 		Sessions:     e.mgr,
-		Server:       e.srv,
 		Ready:        e.store.Ping,
 		Gatherer:     e.reg,
 		Token:        o.token,
 		Pprof:        o.pprof,
 		Log:          log,
 		AllowedHosts: o.hosts,
-	})
+	}
+	if e.srv != nil {
+		cfg.DynAuth = e.srv
+	}
+	h, err := adminapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -849,7 +854,7 @@ func TestAdminTokenAndWebPages(t *testing.T) {
 
 func TestAdminAllowedHostsInvalid(t *testing.T) {
 	for _, h := range []string{"", "http://admin.example.net", "admin.example.net:443", "a b"} {
-		_, err := radiusd.NewAdmin(radiusd.AdminConfig{
+		_, err := adminapi.New(adminapi.Config{
 			Sessions: session.NewSessionsMgr(nil, time.Now), Ready: func(context.Context) error { return nil },
 			Gatherer: prometheus.NewRegistry(), AllowedHosts: []string{h},
 		})
@@ -936,7 +941,7 @@ func TestAdminMetrics(t *testing.T) {
 }
 
 func TestNewAdminConfig(t *testing.T) {
-	_, err := radiusd.NewAdmin(radiusd.AdminConfig{Token: "two words"})
+	_, err := adminapi.New(adminapi.Config{Token: "two words"})
 	if err == nil {
 		t.Fatal("NewAdmin accepted an empty config")
 	}
