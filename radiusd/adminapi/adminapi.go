@@ -621,42 +621,6 @@ func (a *api) deleteSession(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// patchRequest is the body of PATCH /v1/sessions/{id}: every field is
-// optional. The add_* top-ups are atomic increments (two payments credited at
-// once both count); the other fields overwrite. exp_days: null removes the
-// expiry.
-type patchRequest struct {
-	AddTimeSecs    *uint     `json:"add_time_secs"`
-	AddDataMB      *float64  `json:"add_data_mb"`
-	TimeSecs       *uint     `json:"time_secs"`
-	DataMB         *float64  `json:"data_mb"`
-	TimeConsSecs   *uint     `json:"time_cons_secs"`
-	DataConsMB     *float64  `json:"data_cons_mb"`
-	DownMbits      *uint     `json:"down_mbits"`
-	UpMbits        *uint     `json:"up_mbits"`
-	UseGlobalSpeed *bool     `json:"use_global_speed"`
-	ExpDays        optExpDay `json:"exp_days"`
-	Provider       *string   `json:"provider"`
-	// ResetStart marks the session as not started: its expiry clock
-	// restarts at the next first use.
-	ResetStart bool `json:"reset_start"`
-}
-
-// optExpDay tells an absent exp_days from null (remove the expiry).
-type optExpDay struct {
-	set, null bool
-	days      uint
-}
-
-func (o *optExpDay) UnmarshalJSON(b []byte) error {
-	o.set = true
-	if string(bytes.TrimSpace(b)) == "null" {
-		o.null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.days)
-}
-
 // patchResponse is the body of a successful PATCH.
 type patchResponse struct {
 	Session sessionJSON `json:"session"`
@@ -668,30 +632,21 @@ type patchResponse struct {
 	DynauthError string          `json:"dynauth_error,omitempty"`
 }
 
+// patchSession changes a session by a session.Edit, the body: the rules
+// for which key applies to which session type are the Edit's, shared with
+// hsctl update.
 func (a *api) patchSession(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathID(w, r)
 	if !ok {
 		return
 	}
-	var req patchRequest
-	if !a.decode(w, r, &req) {
+	var edit session.Edit
+	if !a.decode(w, r, &edit) {
 		return
 	}
-	var problems []fieldProblem
-	if req.AddTimeSecs != nil && *req.AddTimeSecs == 0 {
-		problems = append(problems, fieldProblem{"add_time_secs", "must be positive (set time_secs to change the allocation)"})
-	}
-	if req.AddDataMB != nil && !(*req.AddDataMB > 0) {
-		problems = append(problems, fieldProblem{"add_data_mb", "must be positive (set data_mb to lower the allocation)"})
-	}
-	if req.UseGlobalSpeed != nil && *req.UseGlobalSpeed && (req.DownMbits != nil || req.UpMbits != nil) {
-		problems = append(problems, fieldProblem{"use_global_speed", "true excludes down_mbits and up_mbits: give one or the other"})
-	}
-	if req == (patchRequest{}) {
-		problems = append(problems, fieldProblem{"", "nothing to change: give at least one of add_time_secs, add_data_mb, time_secs, data_mb, time_cons_secs, data_cons_mb, down_mbits, up_mbits, use_global_speed, exp_days, provider, reset_start"})
-	}
-	if len(problems) > 0 {
-		writeProblems(w, problems)
+	// What is wrong whatever the session is answered before reading it.
+	if err := edit.Check(); err != nil {
+		a.refuseEdit(w, r, err)
 		return
 	}
 
@@ -702,92 +657,34 @@ func (a *api) patchSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err, nil)
 		return
 	}
-	t := session.Type(s.Type())
-	for _, f := range []struct {
-		given, applies bool
-		name, kind     string
-	}{
-		{req.AddTimeSecs != nil, t.LimitsTime(), "add_time_secs", "time"},
-		{req.TimeSecs != nil, t.LimitsTime(), "time_secs", "time"},
-		{req.AddDataMB != nil, t.LimitsData(), "add_data_mb", "data"},
-		{req.DataMB != nil, t.LimitsData(), "data_mb", "data"},
-	} {
-		if f.given && !f.applies {
-			problems = append(problems, fieldProblem{f.name, fmt.Sprintf("%s is a %s session, not limited by %s", id, t, f.kind)})
-		}
-	}
-	if len(problems) > 0 {
-		writeProblems(w, problems)
+	if err := edit.Validate(session.Type(s.Type())); err != nil {
+		a.refuseEdit(w, r, err)
 		return
 	}
-
-	// Absolute writes first, then the top-ups: Save adds the top-ups
-	// atomically after the writes.
-	if req.TimeSecs != nil {
-		s.SetTimeSecs(*req.TimeSecs)
-	}
-	if req.DataMB != nil {
-		s.SetDataMb(*req.DataMB)
-	}
-	if req.TimeConsSecs != nil {
-		s.SetTimeCons(*req.TimeConsSecs)
-	}
-	if req.DataConsMB != nil {
-		s.SetDataCons(*req.DataConsMB)
-	}
-	if req.DownMbits != nil {
-		s.SetDownMbits(*req.DownMbits)
-	}
-	if req.UpMbits != nil {
-		s.SetUpMbits(*req.UpMbits)
-	}
-	switch {
-	case req.UseGlobalSpeed != nil:
-		s.SetUseGlobalSpeed(*req.UseGlobalSpeed)
-	case (req.DownMbits != nil || req.UpMbits != nil) && s.UseGlobalSpeed():
-		// Giving a speed means the session's own speed from now on.
-		s.SetUseGlobalSpeed(false)
-	}
-	switch {
-	case req.ExpDays.null:
-		s.ClearExpDays()
-	case req.ExpDays.set:
-		s.SetExpDays(req.ExpDays.days)
-	}
-	if req.Provider != nil {
-		s.SetProvider(*req.Provider)
-	}
-	if req.ResetStart {
-		s.SetStartedAt(time.Time{})
-	}
-	if req.AddTimeSecs != nil {
-		s.TopUpTime(*req.AddTimeSecs)
-	}
-	if req.AddDataMB != nil {
-		s.TopUpData(*req.AddDataMB)
-	}
-	// The session package names stored fields; name the request's.
-	rename := map[string]string{"time_cons": "time_cons_secs", "data_cons": "data_cons_mb"}
-	if req.AddTimeSecs != nil && req.TimeSecs == nil {
-		rename["time_secs"] = "add_time_secs"
-	}
-	if req.AddDataMB != nil && req.DataMB == nil {
-		rename["data_mb"] = "add_data_mb"
-	}
+	edit.Apply(s)
 	if err := s.Save(ctx); err != nil {
-		a.fail(w, r, err, rename)
+		a.fail(w, r, err, edit.Key)
 		return
 	}
 
 	resp := patchResponse{Session: newSessionJSON(s.Data(), a.cfg.Now()), Dynauth: []dynAuthAnswer{}}
 	res, err := a.updateDevice(r.Context(), s.MAC(), radiusd.DeviceChange{
-		SessionID: id, Data: req.AddDataMB != nil || req.DataMB != nil || req.DataConsMB != nil,
+		SessionID: id, Data: edit.AddDataMB != nil || edit.DataMB != nil || edit.DataConsMB != nil,
 	})
 	resp.Dynauth = append(resp.Dynauth, dynAuthAnswers(res)...)
 	if err != nil {
 		resp.DynauthError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// refuseEdit answers 400 for an edit that Check or Validate refused.
+func (a *api) refuseEdit(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, session.ErrNoChange) {
+		writeProblems(w, []fieldProblem{{"", "nothing to change: give at least one of add_time_secs, add_data_mb, time_secs, data_mb, time_cons_secs, data_cons_mb, down_mbits, up_mbits, use_global_speed, exp_days, provider, reset_start"}})
+		return
+	}
+	a.fail(w, r, err, nil)
 }
 
 // errNoServer: no Disconnect/CoA can be sent from this process.
@@ -993,15 +890,15 @@ func writeProblems(w http.ResponseWriter, problems []fieldProblem) {
 	writeJSON(w, http.StatusBadRequest, e)
 }
 
-// fail answers a store or validation error with its status. rename maps the
-// session package's field names to the request's.
-func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, rename map[string]string) {
+// fail answers a store or validation error with its status. key, when not
+// nil, names the request's key of a session field (session.Edit.Key).
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, key func(field string) string) {
 	if fields := fieldErrors(err); len(fields) > 0 {
 		problems := make([]fieldProblem, len(fields))
 		for i, fe := range fields {
 			name := fe.Field
-			if n, ok := rename[name]; ok {
-				name = n
+			if key != nil {
+				name = key(name)
 			}
 			problems[i] = fieldProblem{name, fe.Problem}
 		}

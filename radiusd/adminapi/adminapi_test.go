@@ -32,6 +32,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/session/sessiontest"
 )
 
 const (
@@ -981,4 +982,50 @@ func TestAdminRealRedis(t *testing.T) {
 	}
 	rs.Stop()
 	e.do(t, "GET", "/readyz", "", "Authorization", "").want(t, http.StatusServiceUnavailable)
+}
+
+// TestAdminEditTable runs testdata/edits.json through PATCH: each edit on
+// a fresh session of each type must be accepted (200) or refused (400
+// naming the key) exactly as session.Edit and hsctl update decide.
+func TestAdminEditTable(t *testing.T) {
+	tab := sessiontest.LoadEdits(t)
+	e := newAdminEnv(t, adminOpts{noServer: true})
+	for _, c := range tab.Edits {
+		for _, typ := range sessiontest.Types {
+			t.Run(c.Name+"/"+typ, func(t *testing.T) {
+				id := e.create(t, adminMAC, string(tab.Sessions[typ]))["id"].(string)
+				before := e.do(t, "GET", "/v1/sessions/"+id, "").want(t, http.StatusOK).body
+				r := e.do(t, "PATCH", "/v1/sessions/"+id, string(c.Patch))
+				var got string
+				switch r.status {
+				case http.StatusOK:
+					got = sessiontest.WantOK
+				case http.StatusBadRequest:
+					m := r.json(t)
+					got, _ = m["field"].(string)
+					if msg, _ := m["error"].(string); got == "" && strings.HasPrefix(msg, "nothing to change") {
+						got = sessiontest.WantEmpty
+					}
+				default:
+					t.Fatalf("PATCH %s: status %d: %s", c.Patch, r.status, r.body)
+				}
+				if want := c.Want[typ]; got != want {
+					t.Fatalf("PATCH %s on a %s session: got %s, want %s (%s)", c.Patch, typ, got, want, r.body)
+				}
+				if got != sessiontest.WantOK {
+					if after := e.do(t, "GET", "/v1/sessions/"+id, "").want(t, http.StatusOK).body; string(after) != string(before) {
+						t.Errorf("a refused edit changed the session:\n got %s\nwant %s", after, before)
+					}
+					return
+				}
+				var resp struct {
+					Session json.RawMessage `json:"session"`
+				}
+				if err := json.Unmarshal(r.body, &resp); err != nil {
+					t.Fatal(err)
+				}
+				c.CheckView(t, resp.Session)
+			})
+		}
+	}
 }
