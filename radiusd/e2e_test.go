@@ -20,6 +20,7 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -77,7 +78,7 @@ func serveLoopback(t *testing.T, rdb redis.UniversalClient, nas radiusd.NAS) (st
 		t.Fatal(err)
 	}
 	reg = prometheus.NewRegistry()
-	m, err := radiusd.NewMetrics(reg)
+	m, err := radiusd.NewMetrics(prom.Registry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

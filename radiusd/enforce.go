@@ -570,59 +570,6 @@ func (s *Server) reap(ctx context.Context) {
 	}
 }
 
-// DisconnectDevice sends a Disconnect-Request for every open NAS session of
-// the device and waits for the answers (admin API).
-func (s *Server) DisconnectDevice(ctx context.Context, mac session.MAC) ([]DynAuthResult, error) {
-	return s.dynAuthDevice(ctx, mac, func(*nasEntry, session.AcctRecord) (radius.Code, session.Limits, bool) {
-		return radius.CodeDisconnectRequest, session.Limits{}, true
-	})
-}
-
-// DeviceChange says what an operator changed on one of a device's
-// sessions, so that UpdateDevice knows whether a NAS that cannot take a new
-// data limit by CoA must re-authenticate instead.
-type DeviceChange struct {
-	// SessionID is the session changed or deleted.
-	SessionID string
-	// Data is true when its data allocation or consumption changed: its
-	// data limit is no longer the one a NAS on it was told.
-	Data bool
-}
-
-// UpdateDevice tells every open NAS session of the device its current
-// limits (CoA), or disconnects it when nothing is left or when it is on a
-// MikroTik whose data limit change says changed (admin API, after an
-// operator's change).
-func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC, change DeviceChange) ([]DynAuthResult, error) {
-	now := s.now()
-	return s.dynAuthDevice(ctx, mac, func(nas *nasEntry, rec session.AcctRecord) (radius.Code, session.Limits, bool) {
-		sctx, cancel := s.storeCtx()
-		rec, sessions, err := s.enf.cfg.Store.Record(sctx, rec.NAS, rec.MAC, rec.SessionID)
-		cancel()
-		if err != nil {
-			return 0, session.Limits{}, false
-		}
-		// The limits count from the start of the NAS session, which has
-		// run on since its last interim: that time is used, not left.
-		elapsed := now.Sub(rec.UpdatedAt)
-		chargeUnreported(sessions, rec.Feeds, elapsed, now)
-		cur, err := session.Current(sessions, now)
-		if err != nil {
-			return radius.CodeDisconnectRequest, session.Limits{}, true
-		}
-		if hasProfile(nas, ProfileMikroTik) {
-			newLimit := change.Data && change.SessionID == cur.ID && cur.Type.LimitsData()
-			if cur.ID != rec.Feeds {
-				newLimit = movedDataLimit(sessions, rec.Feeds, cur, now)
-			}
-			if newLimit {
-				return radius.CodeDisconnectRequest, session.Limits{}, true
-			}
-		}
-		return radius.CodeCoARequest, fromNASStart(cur.Limits(now), rec, elapsed), true
-	})
-}
-
 // movedDataLimit reports whether moving a NAS session from the session
 // from onto cur changes the data limit a MikroTik holds for it. RouterOS
 // does not change Mikrotik-Total-Limit by CoA (it is not among the
@@ -652,40 +599,4 @@ func movedDataLimit(sessions []session.Data, from string, cur session.Data, now 
 		}
 	}
 	return false
-}
-
-func (s *Server) dynAuthDevice(ctx context.Context, mac session.MAC, what func(*nasEntry, session.AcctRecord) (radius.Code, session.Limits, bool)) ([]DynAuthResult, error) {
-	if s.enf == nil {
-		return nil, ErrDynAuthDisabled
-	}
-	sctx, cancel := s.storeCtx()
-	recs, err := s.enf.cfg.Store.OpenRecords(sctx, mac)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	var waits []chan DynAuthResult
-	for _, rec := range recs {
-		nas := s.nas.byName(rec.NAS)
-		if nas == nil || nas.CoAPort == 0 {
-			continue
-		}
-		code, limits, ok := what(nas, rec)
-		if !ok {
-			continue
-		}
-		done := make(chan DynAuthResult, 1)
-		waits = append(waits, done)
-		s.enqueue(dynJob{nas: nas, rec: rec, code: code, limits: limits, reason: reasonAdmin, done: done})
-	}
-	out := make([]DynAuthResult, 0, len(waits))
-	for _, w := range waits {
-		select {
-		case r := <-w:
-			out = append(out, r)
-		case <-ctx.Done():
-			return out, ctx.Err()
-		}
-	}
-	return out, nil
 }

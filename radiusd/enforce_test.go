@@ -26,6 +26,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/dictionary/chillispot"
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
@@ -314,7 +315,7 @@ func startEnforced(t *testing.T, redisAddr string, nas *coaNAS, opts enfOptions)
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := radiusd.NewMetrics(reg)
+	m, err := radiusd.NewMetrics(prom.Registry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -231,7 +232,7 @@ func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 		reg:   prometheus.NewRegistry(),
 		conn:  &recConn{},
 	}
-	m, err := NewMetrics(e.reg)
+	m, err := NewMetrics(prom.Registry(e.reg))
 	if err != nil {
 		t.Fatalf("NewMetrics: %v", err)
 	}

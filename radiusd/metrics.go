@@ -1,8 +1,12 @@
 package radiusd
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"errors"
+	"fmt"
+
 	"layeh.com/radius"
+
+	"github.com/hotspot-radius/hsradius/radiusd/metric"
 )
 
 // Outcomes: every packet ends in exactly one (DESIGN §7.6).
@@ -26,58 +30,60 @@ const (
 	listenerAuth, listenerAcct = "auth", "acct"
 )
 
-// Metrics are the server's Prometheus collectors, registered on the
-// registry main builds (never the global one).
+// Metrics are the server's instruments, made on the registry main builds
+// (never a global one): radiusd/metric/prom.Registry for Prometheus.
 type Metrics struct {
-	packets  *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	storeDur *prometheus.HistogramVec
-	storeErr *prometheus.CounterVec
-	inFlight prometheus.Gauge
-	dynAuth  *prometheus.CounterVec
+	packets  *metric.Vec[metric.Counter]
+	duration *metric.Vec[metric.Observer]
+	storeDur *metric.Vec[metric.Observer]
+	storeErr *metric.Vec[metric.Counter]
+	inFlight metric.Gauge
+	dynAuth  *metric.Vec[metric.Counter]
 	// schedDropped counts end-of-session checks not scheduled after
 	// accounting because the schedule queue was full.
-	schedDropped prometheus.Counter
+	schedDropped metric.Counter
 }
 
-// NewMetrics creates and registers the collectors on reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "radiusd_packets_total",
-			Help: "RADIUS packets received, by listener, request code and outcome.",
-		}, []string{"listener", "code", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "radiusd_request_duration_seconds",
-			Help:    "Time from receiving a request to sending its reply.",
-			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"listener"}),
-		storeDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "radiusd_store_duration_seconds",
-			Help:    "Latency of store (Redis) operations.",
-			Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"op"}),
-		storeErr: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "radiusd_store_errors_total",
-			Help: "Store (Redis) operations that failed.",
-		}, []string{"op"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "radiusd_in_flight_requests",
-			Help: "Requests being processed.",
-		}),
-		dynAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "radiusd_dynauth_requests_total",
-			Help: "Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).",
-		}, []string{"kind", "result"}),
-		schedDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "radiusd_schedule_dropped_total",
-			Help: "End-of-session checks not scheduled because the schedule queue was full; the NAS session's next interim schedules it.",
-		}),
-	}
-	for _, c := range []prometheus.Collector{m.packets, m.duration, m.storeDur, m.storeErr, m.inFlight, m.dynAuth, m.schedDropped} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
+// NewMetrics makes the instruments on reg.
+func NewMetrics(reg metric.Registry) (*Metrics, error) {
+	var errs []error
+	counters := func(name, help string, labels ...string) *metric.Vec[metric.Counter] {
+		f, err := reg.CounterVec(name, help, labels...)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
 		}
+		return metric.NewVec(f)
+	}
+	histograms := func(name, help string, buckets []float64, labels ...string) *metric.Vec[metric.Observer] {
+		f, err := reg.HistogramVec(name, help, buckets, labels...)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return metric.NewVec(f)
+	}
+	m := &Metrics{
+		packets: counters("radiusd_packets_total",
+			"RADIUS packets received, by listener, request code and outcome.", "listener", "code", "outcome"),
+		duration: histograms("radiusd_request_duration_seconds", "Time from receiving a request to sending its reply.",
+			[]float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "listener"),
+		storeDur: histograms("radiusd_store_duration_seconds", "Latency of store (Redis) operations.",
+			[]float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "op"),
+		storeErr: counters("radiusd_store_errors_total", "Store (Redis) operations that failed.", "op"),
+		dynAuth: counters("radiusd_dynauth_requests_total",
+			"Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).", "kind", "result"),
+	}
+	var err error
+	if m.inFlight, err = reg.Gauge("radiusd_in_flight_requests", "Requests being processed."); err != nil {
+		errs = append(errs, err)
+	}
+	if m.schedDropped, err = reg.Counter("radiusd_schedule_dropped_total",
+		"End-of-session checks not scheduled because the schedule queue was full; the NAS session's next interim schedules it."); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("radiusd: metrics: %w", err)
 	}
 	m.initAlerted()
 	return m, nil

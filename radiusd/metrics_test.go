@@ -10,6 +10,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2866"
 
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -95,13 +96,13 @@ radiusd_packets_total{code="Status-Server",listener="auth",outcome="status"} 1
 	if n := testutil.CollectAndCount(e.reg, "radiusd_request_duration_seconds"); n != 2 {
 		t.Errorf("radiusd_request_duration_seconds: %d series, want 2 (auth, acct)", n)
 	}
-	if got := testutil.ToFloat64(e.srv.cfg.Metrics.storeErr.WithLabelValues("account")); got != 1 {
+	if got := testutil.ToFloat64(e.srv.cfg.Metrics.storeErr.WithLabelValues("account").(prometheus.Collector)); got != 1 {
 		t.Errorf(`radiusd_store_errors_total{op="account"} = %v, want 1`, got)
 	}
-	if got := testutil.ToFloat64(e.srv.cfg.Metrics.storeErr.WithLabelValues("device_sessions")); got != 1 {
+	if got := testutil.ToFloat64(e.srv.cfg.Metrics.storeErr.WithLabelValues("device_sessions").(prometheus.Collector)); got != 1 {
 		t.Errorf(`radiusd_store_errors_total{op="device_sessions"} = %v, want 1`, got)
 	}
-	if got := testutil.ToFloat64(e.srv.cfg.Metrics.inFlight); got != 0 {
+	if got := testutil.ToFloat64(e.srv.cfg.Metrics.inFlight.(prometheus.Collector)); got != 0 {
 		t.Errorf("radiusd_in_flight_requests = %v after all requests finished, want 0", got)
 	}
 }
@@ -130,7 +131,7 @@ func TestMetricsLint(t *testing.T) {
 // series before the event it counts.
 func TestMetricsAlertedSeriesAtStart(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := NewMetrics(reg); err != nil {
+	if _, err := NewMetrics(prom.Registry(reg)); err != nil {
 		t.Fatal(err)
 	}
 	want := `
@@ -186,10 +187,10 @@ radiusd_packets_total{code="Accounting-Request",listener="acct",outcome="unknown
 
 func TestNewMetricsTwice(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := NewMetrics(reg); err != nil {
+	if _, err := NewMetrics(prom.Registry(reg)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewMetrics(reg); err == nil {
+	if _, err := NewMetrics(prom.Registry(reg)); err == nil {
 		t.Error("registering twice on one registry succeeded")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -68,7 +69,7 @@ func TestOverloadBurst(t *testing.T) {
 	fake.put(sess(1, session.TypeTime, nil))
 	store := &slowStore{Store: fake, delay: delay}
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
+	m, err := NewMetrics(prom.Registry(reg))
 	if err != nil {
 		t.Fatal(err)
 	}

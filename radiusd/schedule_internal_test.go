@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hotspot-radius/hsradius/session"
@@ -136,7 +137,7 @@ func TestScheduleBounded(t *testing.T) {
 	for i := range burst {
 		account(e, fmt.Sprintf("s%d", i), true, sessions)
 	}
-	dropped := int(testutil.ToFloat64(e.srv.cfg.Metrics.schedDropped))
+	dropped := int(testutil.ToFloat64(e.srv.cfg.Metrics.schedDropped.(prometheus.Collector)))
 	accepted := burst - dropped
 	if accepted < queue || accepted > queue+scheduleWriters {
 		t.Errorf("%d writes accepted of %d, want %d to %d (the queue, and the writers' one each)", accepted, burst, queue, queue+scheduleWriters)
@@ -169,7 +170,7 @@ func TestScheduleDropCaughtUp(t *testing.T) {
 	}
 	account(e, "queued", true, sessions)
 	account(e, "dropped", true, sessions)
-	if got := testutil.ToFloat64(e.srv.cfg.Metrics.schedDropped); got != 1 {
+	if got := testutil.ToFloat64(e.srv.cfg.Metrics.schedDropped.(prometheus.Collector)); got != 1 {
 		t.Fatalf("radiusd_schedule_dropped_total = %v, want 1", got)
 	}
 	run()

@@ -11,6 +11,10 @@
 // same, what differs and why. Storage is the Store interface declared here;
 // the Redis implementation lives in package redisstore.
 //
+// An operator's change to a session (the admin API's PATCH, hsctl update)
+// is an Edit: its rules (which change applies to which session type) live
+// there once, for every front end.
+//
 // # Saving: nothing lost, nothing counted twice
 //
 // Setters write absolute values; increments (IncTimeCons, IncDataCons,

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -104,7 +103,7 @@ Examples:
 				}
 				if typeOK {
 					if _, err := spec.Data(mac, c.now()); err != nil {
-						for _, p := range fieldProblems(err, createFlags, given) {
+						for _, p := range fieldProblems(err, mapFlags(createFlags), given) {
 							if mac == "" && strings.HasPrefix(p, "--mac") {
 								continue // already reported as missing
 							}
@@ -120,7 +119,7 @@ Examples:
 				return func(ctx context.Context, g *globals, mgr *session.SessionsMgr) error {
 					s, err := mgr.CreateSession(ctx, mac, spec)
 					if err != nil {
-						return storeError("create", "", err, createFlags, given)
+						return storeError("create", "", err, mapFlags(createFlags), given)
 					}
 					return writeSession(c.stdout, g.json, newView(s, c.now()))
 				}, nil
@@ -246,16 +245,20 @@ Examples:
 	}
 }
 
-// updateFlags maps the session's field names to the flags of update.
+// updateFlags maps the keys of a session.Edit to the flags of update.
 var updateFlags = map[string]string{
-	"time_secs":  "--time",
-	"data_mb":    "--data-mb",
-	"time_cons":  "--time-used",
-	"data_cons":  "--data-used-mb",
-	"exp_days":   "--exp-days",
-	"down_mbits": "--down",
-	"up_mbits":   "--up",
-	"provider":   "--provider",
+	"add_time_secs":    "--add-time",
+	"add_data_mb":      "--add-data-mb",
+	"time_secs":        "--time",
+	"data_mb":          "--data-mb",
+	"time_cons_secs":   "--time-used",
+	"data_cons_mb":     "--data-used-mb",
+	"down_mbits":       "--down",
+	"up_mbits":         "--up",
+	"use_global_speed": "--global-speed",
+	"exp_days":         "--exp-days",
+	"provider":         "--provider",
+	"reset_start":      "--reset-start",
 }
 
 func updateCmd() *command {
@@ -267,9 +270,11 @@ func updateCmd() *command {
 --add-time and --add-data-mb are atomic top-ups: two payments credited at the
 same moment both count. The other flags overwrite a value (--time 2h sets the
 allocation to 2h; with --add-time as well, the top-up is added after it).
---down/--up switch a session that used the global speed to its own speed,
-unless --global-speed=true is given too. --reset-start marks the session as
-not started, so its expiry clock restarts at the next first use.
+Time flags apply to time and time_or_data sessions, data flags to data and
+time_or_data sessions. --down/--up switch a session that used the global
+speed to its own speed, unless --global-speed=true is given too. --reset-start
+marks the session as not started, so its expiry clock restarts at the next
+first use. The admin API's PATCH accepts and refuses the same changes.
 
 Examples:
   hsctl update aabbccddeeff-1 --add-time 1h
@@ -305,112 +310,92 @@ Examples:
 					return nil, err
 				}
 				given := setFlags(fs)
-				var problems []string
-				if addTime.set && addTime.secs == 0 {
-					problems = append(problems, "--add-time: must be positive")
-				}
-				if addData.set && addData.mb == 0 {
-					problems = append(problems, "--add-data-mb: must be positive")
-				}
-				changes := 0
-				for _, name := range []string{"add-time", "add-data-mb", "time", "data-mb", "time-used", "data-used-mb", "down", "up", "global-speed", "exp-days", "provider", "reset-start"} {
-					if given("--" + name) {
-						changes++
-					}
-				}
-				if changes == 0 {
-					problems = append(problems, "nothing to change: give at least one of --add-time, --add-data-mb, --time, --data-mb, --time-used, --data-used-mb, --down, --up, --global-speed, --exp-days, --provider, --reset-start")
-				}
+				// The flags as a session.Edit: the API's PATCH takes the
+				// same, so both apply the same rules.
 				for _, v := range []*secondsValue{&addTime, &timeV, &timeUsed} {
 					if _, ok := toUint(v.secs); !ok {
-						problems = append(problems, "a duration is too large")
-						break
+						return nil, usageErr("update: a duration is too large (see hsctl update -h)")
 					}
 				}
-				if len(problems) > 0 {
-					return nil, usageErr("update: %s (see hsctl update -h)", strings.Join(problems, "; "))
+				var edit session.Edit
+				secs := func(v *secondsValue) *uint {
+					if !v.set {
+						return nil
+					}
+					n, _ := toUint(v.secs)
+					return &n
+				}
+				mb := func(v *mbValue) *float64 {
+					if !v.set {
+						return nil
+					}
+					return &v.mb
+				}
+				mbits := func(v *mbitsValue) *uint {
+					if !v.set {
+						return nil
+					}
+					return &v.mbits
+				}
+				edit.AddTimeSecs, edit.TimeSecs, edit.TimeConsSecs = secs(&addTime), secs(&timeV), secs(&timeUsed)
+				edit.AddDataMB, edit.DataMB, edit.DataConsMB = mb(&addData), mb(&dataV), mb(&dataUsed)
+				edit.DownMbits, edit.UpMbits = mbits(&downV), mbits(&upV)
+				if given("--global-speed") {
+					edit.UseGlobalSpeed = &global
+				}
+				if expV.set {
+					edit.ExpDays.Set = true
+					if !expV.none {
+						edit.ExpDays.Days = &expV.days
+					}
+				}
+				if given("--provider") {
+					edit.Provider = &provider
+				}
+				edit.ResetStart = resetStart
+				// What is wrong whatever the session is: before Redis.
+				if err := edit.Check(); err != nil {
+					return nil, editError(err, " (see hsctl update -h)")
 				}
 				return func(ctx context.Context, g *globals, mgr *session.SessionsMgr) error {
 					s, err := mgr.GetSession(ctx, id)
 					if err != nil {
 						return storeError("update", id, err, nil, nil)
 					}
-					t := session.Type(s.Type())
-					var problems []string
-					for _, f := range []struct {
-						given, applies bool
-						name, kind     string
-					}{
-						{addTime.set, t.LimitsTime(), "--add-time", "time"},
-						{timeV.set, t.LimitsTime(), "--time", "time"},
-						{timeUsed.set, t.LimitsTime(), "--time-used", "time"},
-						{addData.set, t.LimitsData(), "--add-data-mb", "data"},
-						{dataV.set, t.LimitsData(), "--data-mb", "data"},
-						{dataUsed.set, t.LimitsData(), "--data-used-mb", "data"},
-					} {
-						if f.given && !f.applies {
-							problems = append(problems, fmt.Sprintf("%s: %s is a %s session, not limited by %s", f.name, id, t, f.kind))
-						}
+					if err := edit.Validate(session.Type(s.Type())); err != nil {
+						return editError(err, "")
 					}
-					if len(problems) > 0 {
-						return usageErr("update: %s", strings.Join(problems, "; "))
-					}
-					// Absolute writes first, then the top-ups: Save adds
-					// the top-ups atomically after the writes.
-					if timeV.set {
-						n, _ := toUint(timeV.secs)
-						s.SetTimeSecs(n)
-					}
-					if dataV.set {
-						s.SetDataMb(dataV.mb)
-					}
-					if timeUsed.set {
-						n, _ := toUint(timeUsed.secs)
-						s.SetTimeCons(n)
-					}
-					if dataUsed.set {
-						s.SetDataCons(dataUsed.mb)
-					}
-					if downV.set {
-						s.SetDownMbits(downV.mbits)
-					}
-					if upV.set {
-						s.SetUpMbits(upV.mbits)
-					}
-					switch {
-					case given("--global-speed"):
-						s.SetUseGlobalSpeed(global)
-					case (downV.set || upV.set) && s.UseGlobalSpeed():
-						s.SetUseGlobalSpeed(false)
-					}
-					if expV.set {
-						if expV.none {
-							s.ClearExpDays()
-						} else {
-							s.SetExpDays(expV.days)
-						}
-					}
-					if given("--provider") {
-						s.SetProvider(provider)
-					}
-					if resetStart {
-						s.SetStartedAt(time.Time{})
-					}
-					if addTime.set {
-						n, _ := toUint(addTime.secs)
-						s.TopUpTime(n)
-					}
-					if addData.set {
-						s.TopUpData(addData.mb)
-					}
+					edit.Apply(s)
 					if err := s.Save(ctx); err != nil {
-						return storeError("update", id, err, updateFlags, given)
+						return storeError("update", id, err, func(field string) string { return updateFlags[edit.Key(field)] }, given)
 					}
 					return writeSession(c.stdout, g.json, newView(s, c.now()))
 				}, nil
 			}
 		},
 	}
+}
+
+// editError says, naming flags, why session.Edit's Check or Validate
+// refused an update.
+func editError(err error, hint string) error {
+	if errors.Is(err, session.ErrNoChange) {
+		return usageErr("update: nothing to change: give at least one of --add-time, --add-data-mb, --time, --data-mb, --time-used, --data-used-mb, --down, --up, --global-speed, --exp-days, --provider, --reset-start%s", hint)
+	}
+	var problems []string
+	for _, e := range leaves(err) {
+		var fe *session.FieldError
+		if !errors.As(e, &fe) {
+			problems = append(problems, trimInvalid(e))
+			continue
+		}
+		name := updateFlags[fe.Field]
+		if name == "" {
+			name = fe.Field
+		}
+		problems = append(problems, name+": "+fe.Problem)
+	}
+	return usageErr("update: %s%s", strings.Join(problems, "; "), hint)
 }
 
 func deleteCmd() *command {
@@ -449,6 +434,11 @@ Examples:
 	}
 }
 
+// mapFlags looks a field's flag up in m.
+func mapFlags(m map[string]string) func(field string) string {
+	return func(field string) string { return m[field] }
+}
+
 // setFlags returns a predicate telling whether a flag ("--time") was given.
 func setFlags(fs *flag.FlagSet) func(string) bool {
 	set := map[string]bool{}
@@ -482,7 +472,7 @@ func idArg(cmd string, pos []string) (string, error) {
 // storeError turns errors from the SessionsMgr into messages with exit
 // codes: validation failures name flags (exit 2), a missing session exits 3,
 // anything else is a runtime or storage failure (exit 1).
-func storeError(cmd, id string, err error, flagOf map[string]string, given func(string) bool) error {
+func storeError(cmd, id string, err error, flagOf func(field string) string, given func(string) bool) error {
 	switch {
 	case errors.Is(err, session.ErrNotFound) && id != "":
 		mac, _, _ := session.ParseID(id)

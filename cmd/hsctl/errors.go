@@ -114,10 +114,11 @@ var flagHints = map[string]string{
 }
 
 // fieldProblems turns the validation errors of package session (each a
-// *session.FieldError naming a storage field) into problems naming the
-// flags that set those fields. given reports whether the user passed a flag,
-// so a missing allocation reads "--time is required ...".
-func fieldProblems(err error, flagOf map[string]string, given func(flag string) bool) []string {
+// *session.FieldError naming a field) into problems naming the flags that
+// set those fields (flagOf; "" or nil: the field's name). given reports
+// whether the user passed a flag, so a missing allocation reads "--time is
+// required ...".
+func fieldProblems(err error, flagOf func(field string) string, given func(flag string) bool) []string {
 	var out []string
 	for _, e := range leaves(err) {
 		var fe *session.FieldError
@@ -125,9 +126,9 @@ func fieldProblems(err error, flagOf map[string]string, given func(flag string) 
 			out = append(out, trimInvalid(e))
 			continue
 		}
-		name, ok := flagOf[fe.Field]
-		if !ok {
-			name = fe.Field
+		name := fe.Field
+		if flagOf != nil && flagOf(fe.Field) != "" {
+			name = flagOf(fe.Field)
 		}
 		hint := ""
 		if h := flagHints[name]; h != "" && !strings.Contains(fe.Problem, "e.g.") {

@@ -383,7 +383,7 @@ func testErrors(t *testing.T, env map[string]string) {
 		{"malformed ID in delete", []string{"delete", "AABBCCDDEEFF-1"}, exitUsage, "delete: malformed session ID"},
 		{"update nothing", []string{"update", "aabbccddeeff-1"}, exitUsage, "nothing to change"},
 		{"update zero top-up", []string{"update", "aabbccddeeff-1", "--add-time", "0"}, exitUsage, "--add-time: must be positive"},
-		{"update data on a time session", []string{"update", "aabbccddeeff-1", "--add-data-mb", "5"}, exitUsage, "--add-data-mb: aabbccddeeff-1 is a time session, not limited by data"},
+		{"update data on a time session", []string{"update", "aabbccddeeff-1", "--add-data-mb", "5"}, exitUsage, "update: --add-data-mb: a time session is not limited by data"},
 		{"update bad bool", []string{"update", "aabbccddeeff-1", "--global-speed=maybe"}, exitUsage, `--global-speed "maybe": want true or false`},
 		{"update exp-days garbage", []string{"update", "aabbccddeeff-1", "--exp-days", "soon"}, exitUsage, "--exp-days"},
 		{"show without ID", []string{"show"}, exitUsage, "show: want exactly one argument, the session ID"},

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
 )
 
 // Timeouts of the admin HTTP server. There is no write timeout: a PATCH
@@ -33,12 +33,12 @@ type adminListener struct {
 
 // startAdmin binds the admin listener (so that a busy port is reported at
 // start, like the RADIUS ports) and builds its server; run serves it.
-func startAdmin(cfg adminConfig, acfg radiusd.AdminConfig) (*adminListener, error) {
+func startAdmin(cfg adminConfig, acfg adminapi.Config) (*adminListener, error) {
 	if cfg.Listen == "" {
 		return &adminListener{}, nil
 	}
 	acfg.Token, acfg.Pprof, acfg.AllowedHosts = cfg.Token, cfg.Pprof, cfg.AllowedHosts
-	h, err := radiusd.NewAdmin(acfg)
+	h, err := adminapi.New(acfg)
 	if err != nil {
 		return nil, err
 	}

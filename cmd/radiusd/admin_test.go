@@ -18,6 +18,7 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 )
 
@@ -397,11 +398,11 @@ nas:
 // TestStartAdmin checks the admin listener's wiring errors and the "off"
 // case.
 func TestStartAdmin(t *testing.T) {
-	a, err := startAdmin(adminConfig{Listen: "127.0.0.1:0"}, radiusd.AdminConfig{})
+	a, err := startAdmin(adminConfig{Listen: "127.0.0.1:0"}, adminapi.Config{})
 	if err == nil || a != nil {
 		t.Fatalf("startAdmin without sessions: %v", err)
 	}
-	off, err := startAdmin(adminConfig{}, radiusd.AdminConfig{})
+	off, err := startAdmin(adminConfig{}, adminapi.Config{})
 	if err != nil || off.addr != "" {
 		t.Fatalf("admin off: %+v %v", off, err)
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -173,7 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	metrics, err := radiusd.NewMetrics(reg)
+	metrics, err := radiusd.NewMetrics(prom.Registry(reg))
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -207,9 +209,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			acct = append(acct, c.conn.LocalAddr().String())
 		}
 	}
-	admin, err := startAdmin(cfg.Admin, radiusd.AdminConfig{
+	admin, err := startAdmin(cfg.Admin, adminapi.Config{
 		Sessions: session.NewSessionsMgr(store, time.Now),
-		Server:   srv,
+		DynAuth:  srv,
 		Ready:    store.Ping,
 		Gatherer: reg,
 		Log:      log.With().Str("component", "admin").Logger(),

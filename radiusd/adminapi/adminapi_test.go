@@ -1,4 +1,4 @@
-package radiusd_test
+package adminapi_test
 
 import (
 	"context"
@@ -27,9 +27,12 @@ import (
 	"layeh.com/radius/vendors/mikrotik"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/session/sessiontest"
 )
 
 const (
@@ -202,7 +205,7 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 	e.mgr = session.NewSessionsMgr(e.store, time.Now)
 	e.reg = prometheus.NewRegistry()
 	e.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := radiusd.NewMetrics(e.reg)
+	metrics, err := radiusd.NewMetrics(prom.Registry(e.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,16 +254,19 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 		})
 	}
 
-	h, err := radiusd.NewAdmin(radiusd.AdminConfig{
+	cfg := adminapi.Config{
 		Sessions:     e.mgr,
-		Server:       e.srv,
 		Ready:        e.store.Ping,
 		Gatherer:     e.reg,
 		Token:        o.token,
 		Pprof:        o.pprof,
 		Log:          log,
 		AllowedHosts: o.hosts,
-	})
+	}
+	if e.srv != nil {
+		cfg.DynAuth = e.srv
+	}
+	h, err := adminapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -849,7 +855,7 @@ func TestAdminTokenAndWebPages(t *testing.T) {
 
 func TestAdminAllowedHostsInvalid(t *testing.T) {
 	for _, h := range []string{"", "http://admin.example.net", "admin.example.net:443", "a b"} {
-		_, err := radiusd.NewAdmin(radiusd.AdminConfig{
+		_, err := adminapi.New(adminapi.Config{
 			Sessions: session.NewSessionsMgr(nil, time.Now), Ready: func(context.Context) error { return nil },
 			Gatherer: prometheus.NewRegistry(), AllowedHosts: []string{h},
 		})
@@ -936,7 +942,7 @@ func TestAdminMetrics(t *testing.T) {
 }
 
 func TestNewAdminConfig(t *testing.T) {
-	_, err := radiusd.NewAdmin(radiusd.AdminConfig{Token: "two words"})
+	_, err := adminapi.New(adminapi.Config{Token: "two words"})
 	if err == nil {
 		t.Fatal("NewAdmin accepted an empty config")
 	}
@@ -976,4 +982,50 @@ func TestAdminRealRedis(t *testing.T) {
 	}
 	rs.Stop()
 	e.do(t, "GET", "/readyz", "", "Authorization", "").want(t, http.StatusServiceUnavailable)
+}
+
+// TestAdminEditTable runs testdata/edits.json through PATCH: each edit on
+// a fresh session of each type must be accepted (200) or refused (400
+// naming the key) exactly as session.Edit and hsctl update decide.
+func TestAdminEditTable(t *testing.T) {
+	tab := sessiontest.LoadEdits(t)
+	e := newAdminEnv(t, adminOpts{noServer: true})
+	for _, c := range tab.Edits {
+		for _, typ := range sessiontest.Types {
+			t.Run(c.Name+"/"+typ, func(t *testing.T) {
+				id := e.create(t, adminMAC, string(tab.Sessions[typ]))["id"].(string)
+				before := e.do(t, "GET", "/v1/sessions/"+id, "").want(t, http.StatusOK).body
+				r := e.do(t, "PATCH", "/v1/sessions/"+id, string(c.Patch))
+				var got string
+				switch r.status {
+				case http.StatusOK:
+					got = sessiontest.WantOK
+				case http.StatusBadRequest:
+					m := r.json(t)
+					got, _ = m["field"].(string)
+					if msg, _ := m["error"].(string); got == "" && strings.HasPrefix(msg, "nothing to change") {
+						got = sessiontest.WantEmpty
+					}
+				default:
+					t.Fatalf("PATCH %s: status %d: %s", c.Patch, r.status, r.body)
+				}
+				if want := c.Want[typ]; got != want {
+					t.Fatalf("PATCH %s on a %s session: got %s, want %s (%s)", c.Patch, typ, got, want, r.body)
+				}
+				if got != sessiontest.WantOK {
+					if after := e.do(t, "GET", "/v1/sessions/"+id, "").want(t, http.StatusOK).body; string(after) != string(before) {
+						t.Errorf("a refused edit changed the session:\n got %s\nwant %s", after, before)
+					}
+					return
+				}
+				var resp struct {
+					Session json.RawMessage `json:"session"`
+				}
+				if err := json.Unmarshal(r.body, &resp); err != nil {
+					t.Fatal(err)
+				}
+				c.CheckView(t, resp.Session)
+			})
+		}
+	}
 }

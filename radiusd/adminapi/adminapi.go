@@ -1,4 +1,9 @@
-package radiusd
+// Package adminapi is the admin HTTP API of radiusd: sessions and devices
+// (create, list, change, delete, disconnect), /metrics, /healthz, /readyz
+// and pprof, and the protections that keep a web page from using it. It
+// reaches the RADIUS server only through the DynAuth interface, so that the
+// packet server and the web API change independently.
+package adminapi
 
 import (
 	"bytes"
@@ -25,17 +30,36 @@ import (
 	"github.com/rs/zerolog"
 	"layeh.com/radius/rfc3576"
 
+	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
-// AdminConfig is what NewAdmin needs; main builds it.
-type AdminConfig struct {
+// DynAuth is what the API needs from the RADIUS server: telling a device's
+// open NAS sessions about a change, by Disconnect and CoA requests (RFC 5176
+// dynamic authorization), and waiting for their answers. *radiusd.Server
+// satisfies it.
+type DynAuth interface {
+	// DisconnectDevice sends a Disconnect-Request to each open NAS session
+	// of the device and returns their answers (radiusd.ErrDynAuthDisabled
+	// when enforcement is off).
+	DisconnectDevice(ctx context.Context, mac session.MAC) ([]radiusd.DynAuthResult, error)
+	// UpdateDevice tells each open NAS session of the device its current
+	// limits (CoA), or disconnects it, and returns their answers
+	// (radiusd.ErrDynAuthDisabled when enforcement is off).
+	UpdateDevice(ctx context.Context, mac session.MAC, change radiusd.DeviceChange) ([]radiusd.DynAuthResult, error)
+	// DynAuthWait is how long the answers to one request may take: every
+	// attempt of it.
+	DynAuthWait() time.Duration
+}
+
+// Config is what New needs; main builds it.
+type Config struct {
 	// Sessions is the session API the endpoints call. Required.
 	Sessions *session.SessionsMgr
-	// Server sends Disconnect/CoA requests for the device endpoints. Nil:
+	// DynAuth sends Disconnect/CoA requests for the device endpoints. Nil:
 	// POST /v1/devices/{mac}/disconnect answers 503, and PATCH/DELETE of a
 	// session change the store only (their response says so).
-	Server *Server
+	DynAuth DynAuth
 	// Ready reports whether the store answers (Redis PING); /readyz calls
 	// it with a 2 s deadline. Required.
 	Ready func(ctx context.Context) error
@@ -60,22 +84,22 @@ type AdminConfig struct {
 
 // Limits of the admin interface.
 const (
-	adminMaxBody       = 64 << 10        // bytes of a request body
-	adminStoreTimeout  = 5 * time.Second // one store call of an endpoint
-	adminReadyTimeout  = 2 * time.Second // /readyz
-	adminDynAuthMargin = 5 * time.Second // beyond the NAS retries, for queueing
-	adminProbeTimeout  = 1 * time.Second // readiness probe that classifies an error
+	maxBody       = 64 << 10        // bytes of a request body
+	storeTimeout  = 5 * time.Second // one store call of an endpoint
+	readyTimeout  = 2 * time.Second // /readyz
+	dynAuthMargin = 5 * time.Second // beyond the NAS retries, for queueing
+	probeTimeout  = 1 * time.Second // readiness probe that classifies an error
 )
 
-// adminAPI holds the handlers' dependencies.
-type adminAPI struct {
-	cfg       AdminConfig
+// api holds the handlers' dependencies.
+type api struct {
+	cfg       Config
 	tokenHash [sha256.Size]byte
 	hosts     map[string]bool // AllowedHosts, normalized
 	csrf      *http.CrossOriginProtection
 }
 
-// NewAdmin validates cfg and returns the admin HTTP handler, with its own
+// New validates cfg and returns the admin HTTP handler, with its own
 // ServeMux, for main to serve on a separate listener (loopback by default):
 //
 //	POST   /v1/devices/{mac}/sessions    create a session (201, Location)
@@ -109,7 +133,7 @@ type adminAPI struct {
 // address nor one of cfg.AllowedHosts: a page that rebinds its own name to
 // 127.0.0.1 (DNS rebinding) sends its own name. With a token the Host is
 // not checked: a page cannot send the token.
-func NewAdmin(cfg AdminConfig) (http.Handler, error) {
+func New(cfg Config) (http.Handler, error) {
 	var errs []error
 	if cfg.Sessions == nil {
 		errs = append(errs, errors.New("no session manager"))
@@ -133,12 +157,12 @@ func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 		hosts[n] = true
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("radiusd: admin: %w", err)
+		return nil, fmt.Errorf("adminapi: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &adminAPI{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token)), hosts: hosts, csrf: http.NewCrossOriginProtection()}
+	a := &api{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token)), hosts: hosts, csrf: http.NewCrossOriginProtection()}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/devices/{mac}/sessions", a.createSession)
@@ -149,11 +173,11 @@ func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 	mux.HandleFunc("PATCH /v1/sessions/{id}", a.patchSession)
 	mux.HandleFunc("DELETE /v1/sessions/{id}", a.deleteSession)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:      adminPromLogger{cfg.Log},
+		ErrorLog:      promLogger{cfg.Log},
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeAdminText(w, http.StatusOK, "ok")
+		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	if cfg.Pprof {
@@ -170,10 +194,10 @@ func NewAdmin(cfg AdminConfig) (http.Handler, error) {
 // wrap adds, outside the mux: panic recovery, the request log, the checks
 // of Host and origin, the bearer token check and JSON bodies for the mux's
 // own 404 and 405 answers.
-func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
+func (a *api) wrap(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &adminRecorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -182,14 +206,14 @@ func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
 				a.cfg.Log.Error().Str("method", r.Method).Str("path", r.URL.Path).
 					Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).Msg("admin handler panicked")
 				if !rec.wrote {
-					writeAdminJSON(rec, http.StatusInternalServerError, adminError{Error: "internal error"})
+					writeJSON(rec, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				}
 			}
 			a.logRequest(r, rec, start)
 		}()
 		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if msg := a.foreign(r); !open && msg != "" {
-			writeAdminJSON(rec, http.StatusForbidden, adminError{Error: msg})
+			writeJSON(rec, http.StatusForbidden, errorBody{Error: msg})
 			return
 		}
 		if !open && !a.authorized(r) {
@@ -198,13 +222,13 @@ func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
 			if r.Header.Get("Authorization") != "" {
 				msg = "wrong bearer token"
 			}
-			writeAdminJSON(rec, http.StatusUnauthorized, adminError{Error: msg})
+			writeJSON(rec, http.StatusUnauthorized, errorBody{Error: msg})
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// Unknown path (404) or method (405, with Allow): the mux
 			// answers in plain text; say the same in JSON.
-			mux.ServeHTTP(&adminMuxError{ResponseWriter: rec, r: r}, r)
+			mux.ServeHTTP(&muxError{ResponseWriter: rec, r: r}, r)
 			return
 		}
 		mux.ServeHTTP(rec, r)
@@ -213,7 +237,7 @@ func (a *adminAPI) wrap(mux *http.ServeMux) http.Handler {
 
 // authorized checks the bearer token in constant time (both sides hashed,
 // so neither the content nor the length leaks through timing).
-func (a *adminAPI) authorized(r *http.Request) bool {
+func (a *api) authorized(r *http.Request) bool {
 	if a.cfg.Token == "" {
 		return true
 	}
@@ -229,7 +253,7 @@ func (a *adminAPI) authorized(r *http.Request) bool {
 // operator, or "" when it may not. A browser request always carries the
 // Host of its URL; a page's own requests carry its Origin and (browsers
 // since 2023) Sec-Fetch-Site; curl, hsctl and Prometheus send neither.
-func (a *adminAPI) foreign(r *http.Request) string {
+func (a *api) foreign(r *http.Request) string {
 	if a.cfg.Token == "" && !a.hostAllowed(r.Host) {
 		return fmt.Sprintf("Host %s is not a name of this listener (DNS rebinding protection): use localhost or an IP address, or add the name to admin.allowed_hosts", strconv.Quote(r.Host))
 	}
@@ -250,7 +274,7 @@ func (a *adminAPI) foreign(r *http.Request) string {
 // address cannot be rebound to another host, and localhost always resolves
 // here; any other name must be configured. An empty Host (HTTP/1.0) comes
 // from no browser.
-func (a *adminAPI) hostAllowed(hostport string) bool {
+func (a *api) hostAllowed(hostport string) bool {
 	h := normalizeHost(hostport)
 	if h == "" || h == "localhost" || a.hosts[h] {
 		return true
@@ -273,7 +297,7 @@ func normalizeHost(hostport string) string {
 // logRequest logs one request: changes at info (an audit trail of what
 // integrators did), reads at debug, failures of ours at error. Never the
 // body or the token.
-func (a *adminAPI) logRequest(r *http.Request, rec *adminRecorder, start time.Time) {
+func (a *api) logRequest(r *http.Request, rec *recorder, start time.Time) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -300,22 +324,22 @@ func (a *adminAPI) logRequest(r *http.Request, rec *adminRecorder, start time.Ti
 	ev.Msg("admin request")
 }
 
-// adminRecorder remembers the status (and error text) for the log.
-type adminRecorder struct {
+// recorder remembers the status (and error text) for the log.
+type recorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
 	err    string
 }
 
-func (w *adminRecorder) WriteHeader(code int) {
+func (w *recorder) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *adminRecorder) Write(b []byte) (int, error) {
+func (w *recorder) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
@@ -324,16 +348,16 @@ func (w *adminRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (pprof's
 // profile and trace extend the write deadline through it).
-func (w *adminRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// adminMuxError turns the mux's plain-text 404/405 into JSON errors.
-type adminMuxError struct {
+// muxError turns the mux's plain-text 404/405 into JSON errors.
+type muxError struct {
 	http.ResponseWriter
 	r       *http.Request
 	swallow bool
 }
 
-func (w *adminMuxError) WriteHeader(code int) {
+func (w *muxError) WriteHeader(code int) {
 	var msg string
 	switch code {
 	case http.StatusNotFound:
@@ -346,28 +370,28 @@ func (w *adminMuxError) WriteHeader(code int) {
 	}
 	w.swallow = true
 	w.Header().Del("X-Content-Type-Options")
-	writeAdminJSON(w.ResponseWriter, code, adminError{Error: msg})
+	writeJSON(w.ResponseWriter, code, errorBody{Error: msg})
 }
 
-func (w *adminMuxError) Write(b []byte) (int, error) {
+func (w *muxError) Write(b []byte) (int, error) {
 	if w.swallow {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-// adminPromLogger routes promhttp's errors to our logger.
-type adminPromLogger struct{ log zerolog.Logger }
+// promLogger routes promhttp's errors to our logger.
+type promLogger struct{ log zerolog.Logger }
 
-func (l adminPromLogger) Println(v ...any) { l.log.Error().Msg(strings.TrimSpace(fmt.Sprintln(v...))) }
+func (l promLogger) Println(v ...any) { l.log.Error().Msg(strings.TrimSpace(fmt.Sprintln(v...))) }
 
 // ---- JSON shapes ----
 
-// adminError is every error body. Field names the request field at fault
+// errorBody is every error body. Field names the request field at fault
 // (JSON key, or "mac"/"id" for the path); Problems lists every invalid
 // field when there are several; Reason is the machine-readable cause of a
 // 409 (expired, time_used_up, data_used_up).
-type adminError struct {
+type errorBody struct {
 	Error    string          `json:"error"`
 	Field    string          `json:"field,omitempty"`
 	Reason   string          `json:"reason,omitempty"`
@@ -395,7 +419,7 @@ type dynAuthAnswer struct {
 	Attempts       int    `json:"attempts"`
 }
 
-func dynAuthAnswers(list []DynAuthResult) []dynAuthAnswer {
+func dynAuthAnswers(list []radiusd.DynAuthResult) []dynAuthAnswer {
 	out := make([]dynAuthAnswer, len(list))
 	for i, r := range list {
 		out[i] = dynAuthAnswer{NAS: r.NAS, AcctSessionID: r.AcctSessionID, Result: r.Outcome, ErrorCause: r.ErrorCause, Attempts: r.Attempts}
@@ -420,7 +444,7 @@ type createRequest struct {
 	Provider       string          `json:"provider"`
 }
 
-func (a *adminAPI) createSession(w http.ResponseWriter, r *http.Request) {
+func (a *api) createSession(w http.ResponseWriter, r *http.Request) {
 	mac, ok := a.pathMAC(w, r)
 	if !ok {
 		return
@@ -447,7 +471,7 @@ func (a *adminAPI) createSession(w http.ResponseWriter, r *http.Request) {
 		problems = append(problems, fieldProblem{"use_global_speed", "true excludes down_mbits and up_mbits: give one or the other"})
 	}
 	if len(problems) > 0 {
-		writeAdminProblems(w, problems)
+		writeProblems(w, problems)
 		return
 	}
 	spec := session.Spec{
@@ -460,7 +484,7 @@ func (a *adminAPI) createSession(w http.ResponseWriter, r *http.Request) {
 		UpMbits:        req.UpMbits,
 		UseGlobalSpeed: req.UseGlobalSpeed,
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	cs, err := a.cfg.Sessions.CreateSession(ctx, mac.String(), spec)
 	if err != nil {
@@ -468,7 +492,7 @@ func (a *adminAPI) createSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/sessions/"+cs.ID())
-	writeAdminJSON(w, http.StatusCreated, newSessionJSON(cs.Data(), a.cfg.Now()))
+	writeJSON(w, http.StatusCreated, newSessionJSON(cs.Data(), a.cfg.Now()))
 }
 
 // parseTypeJSON accepts a type's name or number.
@@ -507,12 +531,12 @@ type sessionsList struct {
 	Reason    string  `json:"reason,omitempty"`
 }
 
-func (a *adminAPI) listSessions(w http.ResponseWriter, r *http.Request) {
+func (a *api) listSessions(w http.ResponseWriter, r *http.Request) {
 	mac, ok := a.pathMAC(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	all, err := a.cfg.Sessions.Sessions(ctx, mac.String())
 	if err != nil {
@@ -537,15 +561,15 @@ func (a *adminAPI) listSessions(w http.ResponseWriter, r *http.Request) {
 	} else {
 		out.Reason = session.StatusKey(curErr)
 	}
-	writeAdminJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *adminAPI) currentSession(w http.ResponseWriter, r *http.Request) {
+func (a *api) currentSession(w http.ResponseWriter, r *http.Request) {
 	mac, ok := a.pathMAC(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	cs, err := a.cfg.Sessions.CurrSession(ctx, mac.String())
 	if err != nil {
@@ -555,30 +579,30 @@ func (a *adminAPI) currentSession(w http.ResponseWriter, r *http.Request) {
 	v := newSessionJSON(cs.Data(), a.cfg.Now())
 	yes := true
 	v.Current = &yes
-	writeAdminJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
-func (a *adminAPI) getSession(w http.ResponseWriter, r *http.Request) {
+func (a *api) getSession(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathID(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	cs, err := a.cfg.Sessions.GetSession(ctx, id)
 	if err != nil {
 		a.fail(w, r, err, nil)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, newSessionJSON(cs.Data(), a.cfg.Now()))
+	writeJSON(w, http.StatusOK, newSessionJSON(cs.Data(), a.cfg.Now()))
 }
 
-func (a *adminAPI) deleteSession(w http.ResponseWriter, r *http.Request) {
+func (a *api) deleteSession(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathID(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
 		a.fail(w, r, err, nil)
@@ -587,7 +611,7 @@ func (a *adminAPI) deleteSession(w http.ResponseWriter, r *http.Request) {
 	// The device's NAS sessions may have been using it: tell them what is
 	// left (or disconnect them). The delete stands whatever they answer.
 	mac, _, _ := session.ParseID(id)
-	if res, err := a.updateDevice(r.Context(), mac, DeviceChange{SessionID: id, Data: true}); err != nil {
+	if res, err := a.updateDevice(r.Context(), mac, radiusd.DeviceChange{SessionID: id, Data: true}); err != nil {
 		a.cfg.Log.Warn().Str("session_id", id).Str("mac", mac.String()).Str("error", err.Error()).
 			Msg("session deleted; its device's NAS sessions were not told")
 	} else if len(res) > 0 {
@@ -595,42 +619,6 @@ func (a *adminAPI) deleteSession(w http.ResponseWriter, r *http.Request) {
 			Msg("session deleted; its device's NAS sessions were told")
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// patchRequest is the body of PATCH /v1/sessions/{id}: every field is
-// optional. The add_* top-ups are atomic increments (two payments credited at
-// once both count); the other fields overwrite. exp_days: null removes the
-// expiry.
-type patchRequest struct {
-	AddTimeSecs    *uint     `json:"add_time_secs"`
-	AddDataMB      *float64  `json:"add_data_mb"`
-	TimeSecs       *uint     `json:"time_secs"`
-	DataMB         *float64  `json:"data_mb"`
-	TimeConsSecs   *uint     `json:"time_cons_secs"`
-	DataConsMB     *float64  `json:"data_cons_mb"`
-	DownMbits      *uint     `json:"down_mbits"`
-	UpMbits        *uint     `json:"up_mbits"`
-	UseGlobalSpeed *bool     `json:"use_global_speed"`
-	ExpDays        optExpDay `json:"exp_days"`
-	Provider       *string   `json:"provider"`
-	// ResetStart marks the session as not started: its expiry clock
-	// restarts at the next first use.
-	ResetStart bool `json:"reset_start"`
-}
-
-// optExpDay tells an absent exp_days from null (remove the expiry).
-type optExpDay struct {
-	set, null bool
-	days      uint
-}
-
-func (o *optExpDay) UnmarshalJSON(b []byte) error {
-	o.set = true
-	if string(bytes.TrimSpace(b)) == "null" {
-		o.null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.days)
 }
 
 // patchResponse is the body of a successful PATCH.
@@ -644,151 +632,78 @@ type patchResponse struct {
 	DynauthError string          `json:"dynauth_error,omitempty"`
 }
 
-func (a *adminAPI) patchSession(w http.ResponseWriter, r *http.Request) {
+// patchSession changes a session by a session.Edit, the body: the rules
+// for which key applies to which session type are the Edit's, shared with
+// hsctl update.
+func (a *api) patchSession(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathID(w, r)
 	if !ok {
 		return
 	}
-	var req patchRequest
-	if !a.decode(w, r, &req) {
+	var edit session.Edit
+	if !a.decode(w, r, &edit) {
 		return
 	}
-	var problems []fieldProblem
-	if req.AddTimeSecs != nil && *req.AddTimeSecs == 0 {
-		problems = append(problems, fieldProblem{"add_time_secs", "must be positive (set time_secs to change the allocation)"})
-	}
-	if req.AddDataMB != nil && !(*req.AddDataMB > 0) {
-		problems = append(problems, fieldProblem{"add_data_mb", "must be positive (set data_mb to lower the allocation)"})
-	}
-	if req.UseGlobalSpeed != nil && *req.UseGlobalSpeed && (req.DownMbits != nil || req.UpMbits != nil) {
-		problems = append(problems, fieldProblem{"use_global_speed", "true excludes down_mbits and up_mbits: give one or the other"})
-	}
-	if req == (patchRequest{}) {
-		problems = append(problems, fieldProblem{"", "nothing to change: give at least one of add_time_secs, add_data_mb, time_secs, data_mb, time_cons_secs, data_cons_mb, down_mbits, up_mbits, use_global_speed, exp_days, provider, reset_start"})
-	}
-	if len(problems) > 0 {
-		writeAdminProblems(w, problems)
+	// What is wrong whatever the session is answered before reading it.
+	if err := edit.Check(); err != nil {
+		a.refuseEdit(w, r, err)
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	s, err := a.cfg.Sessions.GetSession(ctx, id)
 	if err != nil {
 		a.fail(w, r, err, nil)
 		return
 	}
-	t := session.Type(s.Type())
-	for _, f := range []struct {
-		given, applies bool
-		name, kind     string
-	}{
-		{req.AddTimeSecs != nil, t.LimitsTime(), "add_time_secs", "time"},
-		{req.TimeSecs != nil, t.LimitsTime(), "time_secs", "time"},
-		{req.AddDataMB != nil, t.LimitsData(), "add_data_mb", "data"},
-		{req.DataMB != nil, t.LimitsData(), "data_mb", "data"},
-	} {
-		if f.given && !f.applies {
-			problems = append(problems, fieldProblem{f.name, fmt.Sprintf("%s is a %s session, not limited by %s", id, t, f.kind)})
-		}
-	}
-	if len(problems) > 0 {
-		writeAdminProblems(w, problems)
+	if err := edit.Validate(session.Type(s.Type())); err != nil {
+		a.refuseEdit(w, r, err)
 		return
 	}
-
-	// Absolute writes first, then the top-ups: Save adds the top-ups
-	// atomically after the writes.
-	if req.TimeSecs != nil {
-		s.SetTimeSecs(*req.TimeSecs)
-	}
-	if req.DataMB != nil {
-		s.SetDataMb(*req.DataMB)
-	}
-	if req.TimeConsSecs != nil {
-		s.SetTimeCons(*req.TimeConsSecs)
-	}
-	if req.DataConsMB != nil {
-		s.SetDataCons(*req.DataConsMB)
-	}
-	if req.DownMbits != nil {
-		s.SetDownMbits(*req.DownMbits)
-	}
-	if req.UpMbits != nil {
-		s.SetUpMbits(*req.UpMbits)
-	}
-	switch {
-	case req.UseGlobalSpeed != nil:
-		s.SetUseGlobalSpeed(*req.UseGlobalSpeed)
-	case (req.DownMbits != nil || req.UpMbits != nil) && s.UseGlobalSpeed():
-		// Giving a speed means the session's own speed from now on.
-		s.SetUseGlobalSpeed(false)
-	}
-	switch {
-	case req.ExpDays.null:
-		s.ClearExpDays()
-	case req.ExpDays.set:
-		s.SetExpDays(req.ExpDays.days)
-	}
-	if req.Provider != nil {
-		s.SetProvider(*req.Provider)
-	}
-	if req.ResetStart {
-		s.SetStartedAt(time.Time{})
-	}
-	if req.AddTimeSecs != nil {
-		s.TopUpTime(*req.AddTimeSecs)
-	}
-	if req.AddDataMB != nil {
-		s.TopUpData(*req.AddDataMB)
-	}
-	// The session package names stored fields; name the request's.
-	rename := map[string]string{"time_cons": "time_cons_secs", "data_cons": "data_cons_mb"}
-	if req.AddTimeSecs != nil && req.TimeSecs == nil {
-		rename["time_secs"] = "add_time_secs"
-	}
-	if req.AddDataMB != nil && req.DataMB == nil {
-		rename["data_mb"] = "add_data_mb"
-	}
+	edit.Apply(s)
 	if err := s.Save(ctx); err != nil {
-		a.fail(w, r, err, rename)
+		a.fail(w, r, err, edit.Key)
 		return
 	}
 
 	resp := patchResponse{Session: newSessionJSON(s.Data(), a.cfg.Now()), Dynauth: []dynAuthAnswer{}}
-	res, err := a.updateDevice(r.Context(), s.MAC(), DeviceChange{
-		SessionID: id, Data: req.AddDataMB != nil || req.DataMB != nil || req.DataConsMB != nil,
+	res, err := a.updateDevice(r.Context(), s.MAC(), radiusd.DeviceChange{
+		SessionID: id, Data: edit.AddDataMB != nil || edit.DataMB != nil || edit.DataConsMB != nil,
 	})
 	resp.Dynauth = append(resp.Dynauth, dynAuthAnswers(res)...)
 	if err != nil {
 		resp.DynauthError = err.Error()
 	}
-	writeAdminJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
-// Why no Disconnect/CoA can be sent from this process.
-var (
-	errAdminNoServer = errors.New("no RADIUS server in this process: Disconnect/CoA unavailable")
-)
+// refuseEdit answers 400 for an edit that Check or Validate refused.
+func (a *api) refuseEdit(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, session.ErrNoChange) {
+		writeProblems(w, []fieldProblem{{"", "nothing to change: give at least one of add_time_secs, add_data_mb, time_secs, data_mb, time_cons_secs, data_cons_mb, down_mbits, up_mbits, use_global_speed, exp_days, provider, reset_start"}})
+		return
+	}
+	a.fail(w, r, err, nil)
+}
+
+// errNoServer: no Disconnect/CoA can be sent from this process.
+var errNoServer = errors.New("no RADIUS server in this process: Disconnect/CoA unavailable")
 
 // dynAuthCtx bounds the wait for a device's NAS answers: every attempt of
-// one request, plus time to wait for a worker. Enforcement must be on.
-func (a *adminAPI) dynAuthCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	e := a.cfg.Server.enf
-	return context.WithTimeout(ctx, e.cfg.DynAuthTimeout*time.Duration(e.cfg.DynAuthTries)+adminDynAuthMargin)
+// one request, plus time to wait for a worker.
+func (a *api) dynAuthCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.cfg.DynAuth.DynAuthWait()+dynAuthMargin)
 }
 
 // updateDevice tells the device's open NAS sessions its current limits.
-func (a *adminAPI) updateDevice(ctx context.Context, mac session.MAC, change DeviceChange) ([]DynAuthResult, error) {
-	switch {
-	case a.cfg.Server == nil:
-		return nil, errAdminNoServer
-	case a.cfg.Server.enf == nil:
-		return nil, ErrDynAuthDisabled
+func (a *api) updateDevice(ctx context.Context, mac session.MAC, change radiusd.DeviceChange) ([]radiusd.DynAuthResult, error) {
+	if a.cfg.DynAuth == nil {
+		return nil, errNoServer
 	}
 	ctx, cancel := a.dynAuthCtx(ctx)
 	defer cancel()
-	return a.cfg.Server.UpdateDevice(ctx, mac, change)
+	return a.cfg.DynAuth.UpdateDevice(ctx, mac, change)
 }
 
 // disconnectResponse is the body of POST /v1/devices/{mac}/disconnect.
@@ -796,25 +711,24 @@ type disconnectResponse struct {
 	Results []dynAuthAnswer `json:"results"` // one per open NAS session; empty when none
 }
 
-func (a *adminAPI) disconnectDevice(w http.ResponseWriter, r *http.Request) {
+func (a *api) disconnectDevice(w http.ResponseWriter, r *http.Request) {
 	mac, ok := a.pathMAC(w, r)
 	if !ok {
 		return
 	}
-	switch {
-	case a.cfg.Server == nil:
-		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: errAdminNoServer.Error()})
-		return
-	case a.cfg.Server.enf == nil:
-		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: ErrDynAuthDisabled.Error()})
+	if a.cfg.DynAuth == nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errNoServer.Error()})
 		return
 	}
 	ctx, cancel := a.dynAuthCtx(r.Context())
 	defer cancel()
-	res, err := a.cfg.Server.DisconnectDevice(ctx, mac)
+	res, err := a.cfg.DynAuth.DisconnectDevice(ctx, mac)
 	switch {
+	case errors.Is(err, radiusd.ErrDynAuthDisabled):
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
+		return
 	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
-		writeAdminJSON(w, http.StatusGatewayTimeout, adminError{
+		writeJSON(w, http.StatusGatewayTimeout, errorBody{
 			Error:   "timed out waiting for the NAS answers (is enforcement running?)",
 			Results: dynAuthAnswers(res),
 		})
@@ -823,38 +737,38 @@ func (a *adminAPI) disconnectDevice(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err, nil)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, disconnectResponse{Results: dynAuthAnswers(res)})
+	writeJSON(w, http.StatusOK, disconnectResponse{Results: dynAuthAnswers(res)})
 }
 
 // readyz answers "ok" or "not ready". Only a caller the API itself would
 // serve (the token when one is set, this listener's Host, not from a web
 // page) learns why: the store's error names its addresses. The log always
 // has it.
-func (a *adminAPI) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), adminReadyTimeout)
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := a.cfg.Ready(ctx); err != nil {
-		if rec, ok := w.(*adminRecorder); ok {
+		if rec, ok := w.(*recorder); ok {
 			rec.err = err.Error()
 		}
 		msg := "not ready"
 		if a.authorized(r) && a.foreign(r) == "" {
 			msg += ": " + err.Error()
 		}
-		writeAdminText(w, http.StatusServiceUnavailable, msg)
+		writeText(w, http.StatusServiceUnavailable, msg)
 		return
 	}
-	writeAdminText(w, http.StatusOK, "ok")
+	writeText(w, http.StatusOK, "ok")
 }
 
 // ---- request parsing and error answers ----
 
 // pathMAC parses the {mac} path value, or answers 400.
-func (a *adminAPI) pathMAC(w http.ResponseWriter, r *http.Request) (session.MAC, bool) {
+func (a *api) pathMAC(w http.ResponseWriter, r *http.Request) (session.MAC, bool) {
 	raw := r.PathValue("mac")
 	mac, err := session.ParseMAC(raw)
 	if err != nil {
-		writeAdminJSON(w, http.StatusBadRequest, adminError{
+		writeJSON(w, http.StatusBadRequest, errorBody{
 			Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": "),
 			Field: "mac",
 		})
@@ -864,10 +778,10 @@ func (a *adminAPI) pathMAC(w http.ResponseWriter, r *http.Request) (session.MAC,
 }
 
 // pathID checks the {id} path value, or answers 400.
-func (a *adminAPI) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (a *api) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if _, _, err := session.ParseID(id); err != nil {
-		writeAdminJSON(w, http.StatusBadRequest, adminError{
+		writeJSON(w, http.StatusBadRequest, errorBody{
 			Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": "),
 			Field: "id",
 		})
@@ -879,17 +793,17 @@ func (a *adminAPI) pathID(w http.ResponseWriter, r *http.Request) (string, bool)
 // decode reads a JSON object body strictly: application/json, at most 64
 // KiB, no unknown keys, nothing after the object. It answers the error
 // itself and reports whether dst was filled.
-func (a *adminAPI) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+func (a *api) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		got := ct
 		if got == "" {
 			got = "none"
 		}
-		writeAdminJSON(w, http.StatusUnsupportedMediaType, adminError{Error: "Content-Type " + got + ": want application/json"})
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: "Content-Type " + got + ": want application/json"})
 		return false
 	}
-	body := http.MaxBytesReader(w, r.Body, adminMaxBody)
+	body := http.MaxBytesReader(w, r.Body, maxBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
@@ -913,33 +827,33 @@ func (a *adminAPI) decode(w http.ResponseWriter, r *http.Request, dst any) bool 
 	)
 	switch {
 	case errors.As(err, &maxErr):
-		writeAdminJSON(w, http.StatusRequestEntityTooLarge, adminError{Error: fmt.Sprintf("request body larger than %d bytes", adminMaxBody)})
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body larger than %d bytes", maxBody)})
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "the body must be a JSON object"})
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be a JSON object"})
 			return false
 		}
-		writeAdminJSON(w, http.StatusBadRequest, adminError{
+		writeJSON(w, http.StatusBadRequest, errorBody{
 			Error: fmt.Sprintf("invalid %s: got %s, want %s", field, typeErr.Value, describeJSONType(typeErr.Type.String())),
 			Field: field,
 		})
 	case errors.Is(err, io.EOF):
-		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "empty body: want a JSON object"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "empty body: want a JSON object"})
 	case errors.As(err, &synErr):
-		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: fmt.Sprintf("malformed JSON at byte %d: %v", synErr.Offset, err)})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("malformed JSON at byte %d: %v", synErr.Offset, err)})
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "malformed JSON: the body ends early"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "malformed JSON: the body ends early"})
 	default:
 		// The decoder's only other error is an unknown key:
 		// `json: unknown field "x"`.
 		msg := err.Error()
 		if name, ok := strings.CutPrefix(msg, `json: unknown field "`); ok {
 			name = strings.TrimSuffix(name, `"`)
-			writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "unknown field " + strconv.Quote(name), Field: name})
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "unknown field " + strconv.Quote(name), Field: name})
 			return false
 		}
-		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: "malformed JSON: " + strings.TrimPrefix(msg, "json: ")})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "malformed JSON: " + strings.TrimPrefix(msg, "json: ")})
 	}
 	return false
 }
@@ -959,9 +873,9 @@ func describeJSONType(goType string) string {
 	return "another type (" + goType + ")"
 }
 
-// writeAdminProblems answers 400 naming every invalid field.
-func writeAdminProblems(w http.ResponseWriter, problems []fieldProblem) {
-	e := adminError{Field: problems[0].Field}
+// writeProblems answers 400 naming every invalid field.
+func writeProblems(w http.ResponseWriter, problems []fieldProblem) {
+	e := errorBody{Field: problems[0].Field}
 	msgs := make([]string, len(problems))
 	for i, p := range problems {
 		msgs[i] = p.Error
@@ -973,58 +887,58 @@ func writeAdminProblems(w http.ResponseWriter, problems []fieldProblem) {
 	if len(problems) > 1 {
 		e.Problems = problems
 	}
-	writeAdminJSON(w, http.StatusBadRequest, e)
+	writeJSON(w, http.StatusBadRequest, e)
 }
 
-// fail answers a store or validation error with its status. rename maps the
-// session package's field names to the request's.
-func (a *adminAPI) fail(w http.ResponseWriter, r *http.Request, err error, rename map[string]string) {
-	if fields := adminFieldErrors(err); len(fields) > 0 {
+// fail answers a store or validation error with its status. key, when not
+// nil, names the request's key of a session field (session.Edit.Key).
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, key func(field string) string) {
+	if fields := fieldErrors(err); len(fields) > 0 {
 		problems := make([]fieldProblem, len(fields))
 		for i, fe := range fields {
 			name := fe.Field
-			if n, ok := rename[name]; ok {
-				name = n
+			if key != nil {
+				name = key(name)
 			}
 			problems[i] = fieldProblem{name, fe.Problem}
 		}
-		writeAdminProblems(w, problems)
+		writeProblems(w, problems)
 		return
 	}
 	for _, reason := range []error{session.ErrExpired, session.ErrTimeExhausted, session.ErrDataExhausted} {
 		if errors.Is(err, reason) {
-			writeAdminJSON(w, http.StatusConflict, adminError{Error: reason.Error(), Reason: session.StatusKey(reason)})
+			writeJSON(w, http.StatusConflict, errorBody{Error: reason.Error(), Reason: session.StatusKey(reason)})
 			return
 		}
 	}
 	switch {
 	case errors.Is(err, session.ErrNoSession):
-		writeAdminJSON(w, http.StatusNotFound, adminError{Error: session.ErrNoSession.Error(), Reason: session.StatusKey(err)})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: session.ErrNoSession.Error(), Reason: session.StatusKey(err)})
 		return
 	case errors.Is(err, session.ErrNotFound):
 		msg := session.ErrNotFound.Error()
 		if id := r.PathValue("id"); id != "" {
 			msg = "session " + id + " not found"
 		}
-		writeAdminJSON(w, http.StatusNotFound, adminError{Error: msg})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: msg})
 		return
 	case errors.Is(err, session.ErrInvalid):
-		writeAdminJSON(w, http.StatusBadRequest, adminError{Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": ")})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: strings.TrimPrefix(err.Error(), session.ErrInvalid.Error()+": ")})
 		return
 	}
-	if rec, ok := w.(*adminRecorder); ok {
+	if rec, ok := w.(*recorder); ok {
 		rec.err = err.Error()
 	}
 	if a.storeDown(r.Context(), err) {
-		writeAdminJSON(w, http.StatusServiceUnavailable, adminError{Error: "the session store does not answer: " + err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "the session store does not answer: " + err.Error()})
 		return
 	}
-	writeAdminJSON(w, http.StatusInternalServerError, adminError{Error: err.Error()})
+	writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
 }
 
-// adminFieldErrors returns the *session.FieldError leaves of err, none unless
+// fieldErrors returns the *session.FieldError leaves of err, none unless
 // every leaf is one.
-func adminFieldErrors(err error) []*session.FieldError {
+func fieldErrors(err error) []*session.FieldError {
 	var out []*session.FieldError
 	var walk func(error) bool
 	walk = func(e error) bool {
@@ -1052,18 +966,18 @@ func adminFieldErrors(err error) []*session.FieldError {
 // storeDown classifies an unexpected store error: a timeout, a network
 // error, or a store that fails its readiness check means the store is
 // down (503, retry later); anything else is a 500.
-func (a *adminAPI) storeDown(ctx context.Context, err error) bool {
+func (a *api) storeDown(ctx context.Context, err error) bool {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return true
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminProbeTimeout)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	return a.cfg.Ready(pctx) != nil
 }
 
-func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -1076,7 +990,7 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-func writeAdminText(w http.ResponseWriter, status int, s string) {
+func writeText(w http.ResponseWriter, status int, s string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
