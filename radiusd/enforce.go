@@ -99,28 +99,9 @@ type enforcer struct {
 	inFlight map[string]bool // nas|acct id: one request per NAS session at a time
 }
 
+// newEnforcer starts from a validated cfg, its defaults set
+// (Config.SetDefaults).
 func newEnforcer(cfg EnforceConfig, interim time.Duration) *enforcer {
-	if cfg.DynAuthTimeout <= 0 {
-		cfg.DynAuthTimeout = 2 * time.Second
-	}
-	if cfg.DynAuthTries <= 0 {
-		cfg.DynAuthTries = 3
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 16
-	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = 4096
-	}
-	if cfg.ScheduleEvery <= 0 {
-		cfg.ScheduleEvery = time.Second
-	}
-	if cfg.ReapAfter <= 0 {
-		cfg.ReapAfter = 3*interim + time.Minute
-	}
-	if cfg.ReapEvery <= 0 {
-		cfg.ReapEvery = time.Minute
-	}
 	return &enforcer{
 		cfg:      cfg,
 		client:   dynAuthClient{timeout: cfg.DynAuthTimeout, tries: cfg.DynAuthTries},
@@ -241,11 +222,7 @@ func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	if !ok {
 		err = errors.New("no address to send to: the NAS entry is a network and the record has no source or NAS-IP-Address")
 	} else {
-		secret := j.nas.CoASecret
-		if len(secret) == 0 {
-			secret = j.nas.Secret
-		}
-		res, err = e.client.send(ctx, addr, secret, j.code, dynAuthAttrs(j, s.limitAttrs))
+		res, err = e.client.send(ctx, addr, j.nas.CoASecret, j.code, dynAuthAttrs(j, s.limitAttrs))
 	}
 	s.countDynAuth(j.code, res.Outcome)
 	kind := dynKind(j.code)

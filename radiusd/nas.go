@@ -37,7 +37,11 @@ func ParseProfile(s string) (Profile, error) {
 	if strings.EqualFold(s, "coovachilli") || strings.EqualFold(s, "chilli") {
 		return ProfileChilli, nil
 	}
-	return "", fmt.Errorf("unknown vendor profile %q (want one of wispr, chillispot, mikrotik, pfsense, rfc)", s)
+	return "", unknownProfile(s)
+}
+
+func unknownProfile(s string) error {
+	return fmt.Errorf("unknown vendor profile %q (want one of wispr, chillispot, mikrotik, pfsense, rfc)", s)
 }
 
 // MAPolicy is a NAS's Message-Authenticator requirement on Access-Requests
@@ -55,10 +59,10 @@ const (
 	MAOptional
 )
 
-// ParseMAPolicy accepts yes/auto/no (also true/false).
+// ParseMAPolicy accepts yes/auto/no (also true/false); empty is yes.
 func ParseMAPolicy(s string) (MAPolicy, error) {
 	switch strings.ToLower(s) {
-	case "yes", "true", "require", "required":
+	case "yes", "true", "require", "required", "":
 		return MARequire, nil
 	case "auto":
 		return MAAuto, nil
@@ -275,28 +279,16 @@ type nasEntry struct {
 	maSeen atomic.Bool // MAAuto: a Message-Authenticator was seen
 }
 
-func newNASTable(list []NAS) (*nasTable, error) {
+// newNASTable builds the table of a validated NAS list (Config.Validate
+// finds names and addresses used twice).
+func newNASTable(list []NAS) *nasTable {
 	t := &nasTable{}
-	names := map[string]bool{}
-	prefixes := map[netip.Prefix]string{}
 	for _, n := range list {
-		if names[n.Name] {
-			return nil, fmt.Errorf("nas %q: name used twice", n.Name)
-		}
-		names[n.Name] = true
-		p := n.Prefix.Masked()
-		if other, ok := prefixes[p]; ok {
-			return nil, fmt.Errorf("nas %q: address %s already belongs to nas %q", n.Name, p, other)
-		}
-		prefixes[p] = n.Name
-		n.Prefix = p
-		if n.Acct.RetransmitWindow <= 0 {
-			n.Acct.RetransmitWindow = DefaultRetransmitWindow
-		}
+		n.Prefix = n.Prefix.Masked()
 		t.byPrefix = append(t.byPrefix, &nasEntry{NAS: n})
 	}
 	sort.SliceStable(t.byPrefix, func(i, j int) bool { return t.byPrefix[i].Prefix.Bits() > t.byPrefix[j].Prefix.Bits() })
-	return t, nil
+	return t
 }
 
 // byName returns the NAS with that name, nil if unknown. An accounting

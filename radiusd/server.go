@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,7 @@ type Config struct {
 	Enforce *EnforceConfig
 }
 
-// Defaults applied by New to zero fields.
+// Defaults applied to zero fields by Config.SetDefaults.
 const (
 	DefaultAcctInterimInterval = 300 * time.Second
 	DefaultCacheTTL            = 10 * time.Second
@@ -101,46 +102,28 @@ type Server struct {
 	conns map[net.PacketConn]struct{}
 }
 
-// New validates cfg and returns a Server.
+// New fills cfg's defaults (Config.SetDefaults), validates it
+// (Config.Validate) and returns a Server.
 func New(cfg Config) (*Server, error) {
+	// SetDefaults writes to the NAS entries and Enforce: not the caller's.
+	cfg.NAS = slices.Clone(cfg.NAS)
+	if cfg.Enforce != nil {
+		enf := *cfg.Enforce
+		cfg.Enforce = &enf
+	}
+	cfg.SetDefaults()
 	var errs []error
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("no store"))
 	}
-	if cfg.AcctInterimInterval == 0 {
-		cfg.AcctInterimInterval = DefaultAcctInterimInterval
-	}
-	if cfg.AcctInterimInterval < 60*time.Second {
-		errs = append(errs, fmt.Errorf("acct interim interval %v: must be at least 60s (RFC 2869 §5.16)", cfg.AcctInterimInterval))
-	}
-	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = DefaultCacheTTL
-	}
-	if cfg.CacheTTL < 5*time.Second || cfg.CacheTTL > 30*time.Second {
-		errs = append(errs, fmt.Errorf("response cache ttl %v: want 5s to 30s (RFC 5080 §2.2.2)", cfg.CacheTTL))
-	}
-	if cfg.CacheMax <= 0 {
-		cfg.CacheMax = DefaultCacheMax
-	}
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
-	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = DefaultStoreTimeout
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	table, err := newNASTable(cfg.NAS)
-	if err != nil {
-		errs = append(errs, err)
-	}
 	if cfg.Enforce != nil && cfg.Enforce.Store == nil {
 		errs = append(errs, errors.New("enforcement enabled without a store"))
 	}
+	errs = append(errs, cfg.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: %w", err)
 	}
+	table := newNASTable(cfg.NAS)
 	cls, err := newClasses()
 	if err != nil {
 		return nil, fmt.Errorf("radiusd: class values: %w", err)

@@ -29,14 +29,9 @@ import (
 // in flight runs one itself; if more jobs arrived meanwhile a goroutine
 // drains them and returns when nothing is waiting.
 
-const (
-	// defaultMaxPipelines in flight at once (one Redis connection each; on
-	// Cluster one per master the pipeline touches).
-	defaultMaxPipelines = 4
-	// maxBatch jobs in one pipeline: bounds the time one pipeline holds
-	// Redis (a few milliseconds) and the buffers.
-	maxBatch = 128
-)
+// maxBatch jobs in one pipeline: bounds the time one pipeline holds Redis
+// (a few milliseconds) and the buffers.
+const maxBatch = 128
 
 type job struct {
 	ctx   context.Context                       // the caller's: bounds its wait and the pipeline
@@ -54,10 +49,8 @@ type batcher struct {
 	running int
 }
 
+// newBatcher runs at most maxPipelines (Options.MaxPipelines) at once.
 func newBatcher(rdb redis.UniversalClient, maxPipelines int) *batcher {
-	if maxPipelines <= 0 {
-		maxPipelines = defaultMaxPipelines
-	}
 	return &batcher{rdb: rdb, maxPipelines: maxPipelines}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,29 +33,87 @@ type ClientConfig struct {
 	MaxRetries int
 }
 
-// NewClient validates cfg and returns the matching go-redis client. It does
-// not connect; use Store.Ping.
-func NewClient(cfg ClientConfig) (redis.UniversalClient, error) {
-	var errs []error
-	if len(cfg.Addrs) == 0 {
-		errs = append(errs, errors.New("redis addrs: at least one host:port is needed"))
+// ConfigError is one problem of a ClientConfig or Options: Key names the
+// setting at fault like the configuration file's keys (addrs[1], db,
+// prefix), Problem says what is wrong and how to fix it. A Problem never
+// repeats a password.
+type ConfigError struct {
+	Key     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Problem }
+
+// problems collects ConfigErrors.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+// Redis deployments, as Mode names them.
+const (
+	ModeStandalone = "standalone"
+	ModeCluster    = "cluster"
+	ModeSentinel   = "sentinel"
+)
+
+// Mode says which deployment cfg reaches, as NewClient (go-redis's
+// UniversalClient) chooses it: a MasterName means Sentinel, Cluster or
+// several addresses a Redis Cluster, else a standalone Redis.
+func (cfg *ClientConfig) Mode() string {
+	switch {
+	case cfg.MasterName != "":
+		return ModeSentinel
+	case cfg.Cluster || len(cfg.Addrs) > 1:
+		return ModeCluster
 	}
-	for _, a := range cfg.Addrs {
-		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			errs = append(errs, fmt.Errorf("redis addr %q: want host:port (IPv6 as [::1]:6379)", a))
+	return ModeStandalone
+}
+
+// Validate reports every problem of cfg at once, each a *ConfigError
+// (joined with errors.Join); nil when there is none.
+func (cfg *ClientConfig) Validate() error {
+	var p problems
+	if len(cfg.Addrs) == 0 {
+		p.add("addrs", "empty: want at least one host:port")
+	}
+	for i, a := range cfg.Addrs {
+		key := fmt.Sprintf("addrs[%d]", i)
+		_, port, err := net.SplitHostPort(strings.TrimSpace(a))
+		if err != nil {
+			p.add(key, "%q: want host:port (IPv6 as [::1]:6379)", a)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.add(key, "%q: port %q: want a number from 1 to 65535", a, port)
 		}
 	}
-	cluster := cfg.Cluster || (len(cfg.Addrs) > 1 && cfg.MasterName == "")
-	if cluster && cfg.DB != 0 {
-		errs = append(errs, fmt.Errorf("redis db %d: Redis Cluster has only db 0", cfg.DB))
-	}
 	if cfg.Cluster && cfg.MasterName != "" {
-		errs = append(errs, errors.New("redis: cluster and sentinel master name are exclusive"))
+		p.add("master_name", "%q: a Sentinel master name and cluster: true exclude each other", cfg.MasterName)
 	}
-	if cfg.DB < 0 {
-		errs = append(errs, fmt.Errorf("redis db %d: must be 0 or more", cfg.DB))
+	switch {
+	case cfg.DB < 0:
+		p.add("db", "%d: must be 0 or more", cfg.DB)
+	case cfg.DB != 0 && (cfg.Cluster || cfg.Mode() == ModeCluster):
+		p.add("db", "%d: Redis Cluster has only db 0 (several addrs without master_name mean Cluster)", cfg.DB)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if cfg.SentinelPassword != "" && cfg.MasterName == "" {
+		p.add("sentinel_password", "set, but master_name is empty: only Sentinel uses it")
+	}
+	if cfg.PoolSize < 0 {
+		p.add("pool_size", "%d: must be 0 (go-redis's default) or more", cfg.PoolSize)
+	}
+	if cfg.MaxRetries < -1 {
+		p.add("max_retries", "%d: want -1 (no retries), 0 (go-redis's default) or more", cfg.MaxRetries)
+	}
+	return errors.Join(p...)
+}
+
+// NewClient validates cfg (ClientConfig.Validate) and returns the matching
+// go-redis client. It does not connect; use Store.Ping.
+func NewClient(cfg ClientConfig) (redis.UniversalClient, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{

@@ -51,6 +51,9 @@ const (
 	DefaultOpenRecordTTL    = 7 * 24 * time.Hour
 	DefaultStoppedRecordTTL = 24 * time.Hour
 	DefaultWriterTTL        = 24 * time.Hour
+	// DefaultMaxPipelines in flight at once (one Redis connection each; on
+	// Cluster one per master the pipeline touches).
+	DefaultMaxPipelines = 4
 )
 
 // Options configure a Store. The zero value gives the defaults.
@@ -91,26 +94,59 @@ type Store struct {
 	batch *batcher // the per-packet calls: DeviceSessions, Account
 }
 
-// New returns a Store on rdb. It does not contact Redis; scripts are loaded
-// on first use (and again after a Redis restart flushed them).
+// SetDefaults fills the zero fields that have a default (the Default*
+// constants). New calls it; Validate checks the values as they are.
+func (o *Options) SetDefaults() {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.OpenRecordTTL == 0 {
+		o.OpenRecordTTL = DefaultOpenRecordTTL
+	}
+	if o.StoppedRecordTTL == 0 {
+		o.StoppedRecordTTL = DefaultStoppedRecordTTL
+	}
+	if o.WriterTTL == 0 {
+		o.WriterTTL = DefaultWriterTTL
+	}
+	if o.MaxPipelines <= 0 {
+		o.MaxPipelines = DefaultMaxPipelines
+	}
+}
+
+// Validate reports every problem of o at once, each a *ConfigError (joined
+// with errors.Join); nil when there is none. Zero fields that have a
+// default are problems until SetDefaults fills them.
+func (o *Options) Validate() error {
+	var p problems
+	switch {
+	case o.Prefix == "":
+		p.add("prefix", "empty: the keys need a prefix (default %q)", DefaultPrefix)
+	case strings.ContainsAny(o.Prefix, "{} \t\r\n"):
+		p.add("prefix", "%q: must not contain braces (they delimit hash tags) or spaces", o.Prefix)
+	}
+	// The scripts take TTLs in whole seconds.
+	for _, ttl := range []struct {
+		key string
+		d   time.Duration
+	}{{"open_record_ttl", o.OpenRecordTTL}, {"stopped_record_ttl", o.StoppedRecordTTL}, {"writer_ttl", o.WriterTTL}} {
+		if ttl.d < time.Second {
+			p.add(ttl.key, "%v: must be at least 1s", ttl.d)
+		}
+	}
+	if o.MaxPipelines < 1 {
+		p.add("max_pipelines", "%d: want at least 1 (default %d)", o.MaxPipelines, DefaultMaxPipelines)
+	}
+	return errors.Join(p...)
+}
+
+// New returns a Store on rdb, opts's defaults set (Options.SetDefaults) and
+// validated (Options.Validate). It does not contact Redis; scripts are
+// loaded on first use (and again after a Redis restart flushed them).
 func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
-	if strings.ContainsAny(opts.Prefix, "{}") {
-		return nil, fmt.Errorf("redisstore: prefix %q: must not contain { or } (they delimit hash tags)", opts.Prefix)
-	}
-	if opts.OpenRecordTTL == 0 {
-		opts.OpenRecordTTL = DefaultOpenRecordTTL
-	}
-	if opts.StoppedRecordTTL == 0 {
-		opts.StoppedRecordTTL = DefaultStoppedRecordTTL
-	}
-	if opts.WriterTTL == 0 {
-		opts.WriterTTL = DefaultWriterTTL
-	}
-	if opts.OpenRecordTTL < time.Second || opts.StoppedRecordTTL < time.Second || opts.WriterTTL < time.Second {
-		return nil, fmt.Errorf("redisstore: record TTLs must be at least 1s (open %v, stopped %v, writer %v)", opts.OpenRecordTTL, opts.StoppedRecordTTL, opts.WriterTTL)
+	opts.SetDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	script := func(src string) *redis.Script { return redis.NewScript(luaLib + "\n" + src) }
 	return &Store{

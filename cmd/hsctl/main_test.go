@@ -394,7 +394,7 @@ func testErrors(t *testing.T, env map[string]string) {
 		{"unknown flag", []string{"create", "--colour", "red"}, exitUsage, "create: unknown flag --colour"},
 		{"password is no flag", []string{"--redis-password", "x", "list", "aa:bb:cc:dd:ee:ff"}, exitUsage, "read only from the environment: HSRADIUS_REDIS_PASSWORD"},
 		{"flag needs a value", []string{"create", "--mac"}, exitUsage, "create: --mac needs a value"},
-		{"bad redis address", []string{"--redis", "localhost", "list", "aa:bb:cc:dd:ee:ff"}, exitUsage, `redis addr "localhost": want host:port`},
+		{"bad redis address", []string{"--redis", "localhost", "list", "aa:bb:cc:dd:ee:ff"}, exitUsage, `addrs[0]: "localhost": want host:port`},
 		{"bad prefix", []string{"--prefix", "a{b}", "list", "aa:bb:cc:dd:ee:ff"}, exitUsage, "--prefix: prefix"},
 		{"bad timeout", []string{"--timeout", "0s", "list", "aa:bb:cc:dd:ee:ff"}, exitUsage, "--timeout 0s: must be positive"},
 	}

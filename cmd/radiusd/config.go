@@ -17,7 +17,6 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/redisstore"
-	"github.com/hotspot-radius/hsradius/session"
 )
 
 // The configuration file's schema. Every key is documented, with its
@@ -125,8 +124,16 @@ type nasFile struct {
 	AccountingUpdates string `yaml:"accounting_updates"`
 }
 
-// Defaults of the keys that are not per NAS.
+// defaultFile is the value of every key the file may leave out, except
+// the per-NAS ones. The libraries' own defaults (their SetDefaults) are
+// written in as the file would: the file and the libraries cannot differ.
 func defaultFile() fileConfig {
+	var srv radiusd.Config
+	srv.SetDefaults()
+	var enf radiusd.EnforceConfig
+	enf.SetDefaults()
+	var store redisstore.Options
+	store.SetDefaults()
 	return fileConfig{
 		Listen: listenFile{
 			Auth: []string{"127.0.0.1:1812", "[::1]:1812"},
@@ -134,41 +141,41 @@ func defaultFile() fileConfig {
 		},
 		Redis: redisFile{
 			Addrs:            []string{"127.0.0.1:6379"},
-			Prefix:           redisstore.DefaultPrefix,
-			Timeout:          "2s",
-			OpenRecordTTL:    "168h",
-			StoppedRecordTTL: "24h",
+			Prefix:           store.Prefix,
+			Timeout:          defaultRedisTimeout.String(),
+			OpenRecordTTL:    store.OpenRecordTTL.String(),
+			StoppedRecordTTL: store.StoppedRecordTTL.String(),
 		},
 		Radius: radiusFile{
-			AcctInterimInterval: "300s",
-			IdleTimeout:         "0s",
-			ResponseCacheTTL:    "10s",
-			MaxInFlight:         radiusd.DefaultMaxInFlight,
-			StoreTimeout:        "2s",
+			AcctInterimInterval: srv.AcctInterimInterval.String(),
+			IdleTimeout:         srv.IdleTimeout.String(),
+			ResponseCacheTTL:    srv.CacheTTL.String(),
+			MaxInFlight:         srv.MaxInFlight,
+			StoreTimeout:        srv.StoreTimeout.String(),
 		},
 		Log:   logFile{Level: "info", Format: "json"},
 		Admin: adminFile{Listen: defaultAdminListen},
 		Enforcement: enforcementFile{
 			Enabled:        true,
-			DynAuthTimeout: "2s",
-			DynAuthTries:   3,
-			Workers:        16,
-			Queue:          4096,
-			ScheduleEvery:  "1s",
-			ReapAfter:      "0s",
-			ReapEvery:      "1m",
+			DynAuthTimeout: enf.DynAuthTimeout.String(),
+			DynAuthTries:   enf.DynAuthTries,
+			Workers:        enf.Workers,
+			Queue:          enf.Queue,
+			ScheduleEvery:  enf.ScheduleEvery.String(),
+			ReapAfter:      enf.ReapAfter.String(), // 0: radiusd works it out from the interim interval
+			ReapEvery:      enf.ReapEvery.String(),
 		},
 	}
 }
 
-// Per-NAS defaults.
+// Settings of this command's own (the libraries have no such default).
 const (
-	defaultCoAPort     = 3799
-	minSecretLen       = 16 // BlastRADIUS guidance for shared secrets
-	defaultAdminListen = "127.0.0.1:9812"
-	minTokenLen        = 16
-	maxEnforceWorkers  = 1024
-	maxEnforceQueue    = 1 << 20
+	// defaultRedisTimeout bounds one Redis command: below the NAS's retry
+	// interval, unlike go-redis's defaults.
+	defaultRedisTimeout = 2 * time.Second
+	minSecretLen        = 16 // BlastRADIUS guidance for shared secrets
+	defaultAdminListen  = "127.0.0.1:9812"
+	minTokenLen         = 16
 )
 
 // Config is the validated configuration: everything run needs.
@@ -327,41 +334,49 @@ type resolver struct {
 	demo   bool
 	warn   []string
 	inline []string // keys holding a secret inline: the file itself is secret
+	// secrets says, for the key of each secret (nas[0].secret), where its
+	// value came from: a library's problem with it is reported there.
+	secrets map[string]secretSource
 }
 
-// resolve validates fc, recording every problem in p.
+// secretSource is where a secret's value came from.
+type secretSource struct {
+	key   string // the file's key that gave it (nas[0].secret_env); "" when none did
+	forms string // the keys that may give it: "secret, secret_env or secret_file"
+}
+
+// resolve maps fc onto the libraries' configurations and validates them
+// with their own Validate, recording every problem in p under the file's
+// keys. What is checked here is the file's own: its syntax (durations,
+// names of modes, secrets given once), the keys of this command (listen,
+// log, admin, redis.timeout, tls) and the rules between two libraries.
 func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool) *Config {
-	r := &resolver{p: p, getenv: getenv, demo: demo}
+	r := &resolver{p: p, getenv: getenv, demo: demo, secrets: map[string]secretSource{}}
 	cfg := &Config{Demo: demo}
 
 	cfg.Listen = r.listen(fc.Listen)
 
-	interim := r.wholeSeconds("radius.acct_interim_interval", fc.Radius.AcctInterimInterval)
-	if interim > 0 && interim < 60*time.Second {
-		p.add("radius.acct_interim_interval", "%v: must be at least 60s (RFC 2869 §5.16)", interim)
+	srv := radiusd.Config{}
+	srv.SetDefaults() // the settings the file has no key for
+	srv.AcctInterimInterval = r.duration("radius.acct_interim_interval", fc.Radius.AcctInterimInterval)
+	srv.IdleTimeout = r.duration("radius.idle_timeout", fc.Radius.IdleTimeout)
+	srv.CacheTTL = r.duration("radius.response_cache_ttl", fc.Radius.ResponseCacheTTL)
+	srv.MaxInFlight = fc.Radius.MaxInFlight
+	srv.StoreTimeout = r.duration("radius.store_timeout", fc.Radius.StoreTimeout)
+	srv.NAS = r.nasList(fc.NAS)
+	// The enforcement section is checked even when disabled: a mistake in
+	// it shows before it is turned on.
+	srv.Enforce = r.enforcement(fc.Enforcement)
+	r.addProblems(srv.Validate(), radiusKey)
+	if fc.Enforcement.Enabled {
+		cfg.Enforce = srv.Enforce
 	}
-	idle := r.wholeSeconds("radius.idle_timeout", fc.Radius.IdleTimeout)
-	cacheTTL := r.duration("radius.response_cache_ttl", fc.Radius.ResponseCacheTTL)
-	if cacheTTL > 0 && (cacheTTL < 5*time.Second || cacheTTL > 30*time.Second) {
-		p.add("radius.response_cache_ttl", "%v: want 5s to 30s (RFC 5080 §2.2.2)", cacheTTL)
-	}
-	if fc.Radius.MaxInFlight < 1 {
-		p.add("radius.max_in_flight", "%d: want at least 1", fc.Radius.MaxInFlight)
-	}
-	storeTimeout := r.positive("radius.store_timeout", fc.Radius.StoreTimeout)
+	srv.Enforce = nil // run sets it, with the store
+	cfg.Server = srv
 
-	cfg.Redis, cfg.RedisTimeout, cfg.Store = r.redis(fc.Redis, interim)
-	cfg.RedisMode = redisMode(cfg.Redis)
+	cfg.Redis, cfg.RedisTimeout, cfg.Store = r.redis(fc.Redis, srv.AcctInterimInterval)
+	cfg.RedisMode = cfg.Redis.Mode()
 
-	cfg.Server = radiusd.Config{
-		NAS:                 r.nasList(fc.NAS),
-		AcctInterimInterval: interim,
-		IdleTimeout:         idle,
-		CacheTTL:            cacheTTL,
-		MaxInFlight:         fc.Radius.MaxInFlight,
-		StoreTimeout:        storeTimeout,
-	}
-	cfg.Enforce = r.enforcement(fc.Enforcement, interim)
 	cfg.Admin = r.admin(fc.Admin)
 	if cfg.Admin.Listen != "" && cfg.Admin.Token == "" && cfg.Redis.Password != "" {
 		r.warnf("admin: no token, but Redis has a password: every user of this host can create sessions through the admin API on %s without knowing it; set admin.token_env or admin.token_file", cfg.Admin.Listen)
@@ -388,42 +403,64 @@ func (r *resolver) warnf(format string, args ...any) {
 	r.warn = append(r.warn, fmt.Sprintf(format, args...))
 }
 
-// duration parses a duration key; 0 when invalid (the problem is recorded).
+// duration parses a duration key; 0 when invalid (the problem is recorded,
+// and the library's about the same key would only repeat it).
 func (r *resolver) duration(key, s string) time.Duration {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
-	switch {
-	case err != nil:
+	if err != nil {
 		r.p.add(key, "%q: want a duration with a unit, e.g. 300s, 5m or 1h30m", s)
-		return 0
-	case d < 0:
-		r.p.add(key, "%q: must not be negative", s)
+		r.p.failed[key] = true
 		return 0
 	}
 	return d
 }
 
-// positive parses a duration key that must be above zero.
-func (r *resolver) positive(key, s string) time.Duration {
-	d := r.duration(key, s)
-	if d == 0 && validDuration(s) {
-		r.p.add(key, "%q: must be above zero", s)
+// addProblems records the problems a library's Validate found (its
+// *ConfigErrors), each under the file's key: key places the library's key
+// in the file. A problem with a secret names the key that gave it, or
+// which keys may.
+func (r *resolver) addProblems(err error, key func(string) string) {
+	if err == nil {
+		return
 	}
-	return d
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var (
+			path, problem string
+			rc            *radiusd.ConfigError
+			sc            *redisstore.ConfigError
+		)
+		switch {
+		case errors.As(e, &rc):
+			path, problem = key(rc.Key), rc.Problem
+		case errors.As(e, &sc):
+			path, problem = key(sc.Key), sc.Problem
+		default:
+			r.p.add("", "%v", e)
+			continue
+		}
+		if src, ok := r.secrets[path]; ok {
+			if src.key != "" {
+				path = src.key
+			} else {
+				problem += " (set " + src.forms + ")"
+			}
+		}
+		r.p.add(path, "%s", problem)
+	}
 }
 
-func validDuration(s string) bool {
-	_, err := time.ParseDuration(strings.TrimSpace(s))
-	return err == nil
-}
-
-// wholeSeconds parses a duration that is sent to the NAS in seconds.
-func (r *resolver) wholeSeconds(key, s string) time.Duration {
-	d := r.duration(key, s)
-	if d%time.Second != 0 {
-		r.p.add(key, "%v: want whole seconds (RADIUS sends seconds)", d)
-		return 0
+// radiusKey places a radiusd.Config key in the file: the NAS list and the
+// enforcement section are at the top level, the rest under radius.
+func radiusKey(k string) string {
+	switch section(k) {
+	case "nas", "enforcement":
+		return k
 	}
-	return d
+	return "radius." + k
 }
 
 // listen validates the UDP addresses to bind.
@@ -473,7 +510,7 @@ func checkHostPort(s string, allowZero bool) (string, int, error) {
 	return net.JoinHostPort(strings.ToLower(host), port), n, nil
 }
 
-// redis validates the Redis keys and resolves its credentials.
+// redis maps the Redis keys and resolves its credentials.
 func (r *resolver) redis(f redisFile, interim time.Duration) (redisstore.ClientConfig, time.Duration, redisstore.Options) {
 	p := r.p
 	cc := redisstore.ClientConfig{
@@ -483,25 +520,6 @@ func (r *resolver) redis(f redisFile, interim time.Duration) (redisstore.ClientC
 		Username:   f.Username,
 		DB:         f.DB,
 	}
-	if len(f.Addrs) == 0 {
-		p.add("redis.addrs", "empty: want at least one host:port")
-	}
-	for i, a := range f.Addrs {
-		if _, _, err := checkHostPort(a, r.demo); err != nil {
-			p.add(fmt.Sprintf("redis.addrs[%d]", i), "%v", err)
-		}
-	}
-	if cc.Cluster && cc.MasterName != "" {
-		p.add("redis.master_name", "%q: a Sentinel master name and cluster: true exclude each other", cc.MasterName)
-	}
-	cluster := cc.Cluster || (len(cc.Addrs) > 1 && cc.MasterName == "")
-	switch {
-	case cc.DB < 0:
-		p.add("redis.db", "%d: must be 0 or more", cc.DB)
-	case cc.DB != 0 && cluster:
-		p.add("redis.db", "%d: Redis Cluster has only db 0 (several addrs without master_name mean Cluster)", cc.DB)
-	}
-
 	if v := r.getenv(envRedisPassword); v != "" {
 		cc.Password = v
 		r.exclusive("redis", "password", "", "", f.PasswordEnv, f.PasswordFile)
@@ -509,13 +527,6 @@ func (r *resolver) redis(f redisFile, interim time.Duration) (redisstore.ClientC
 		cc.Password, _ = r.secret("redis", "password", "", "", f.PasswordEnv, f.PasswordFile)
 	}
 	cc.SentinelPassword, _ = r.secret("redis", "sentinel_password", "", "", f.SentinelPasswordEnv, f.SentinelPasswordFile)
-	if cc.SentinelPassword != "" && cc.MasterName == "" {
-		key := "redis.sentinel_password_env"
-		if f.SentinelPasswordEnv == "" {
-			key = "redis.sentinel_password_file"
-		}
-		p.add(key, "set, but redis.master_name is empty: only Sentinel uses it")
-	}
 
 	if f.TLS {
 		cc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -534,53 +545,62 @@ func (r *resolver) redis(f redisFile, interim time.Duration) (redisstore.ClientC
 	} else if f.TLSCAFile != "" {
 		p.add("redis.tls_ca_file", "set but tls is false: set tls: true")
 	}
-
-	prefix := f.Prefix
-	switch {
-	case prefix == "":
-		p.add("redis.prefix", "empty: the keys need a prefix (default %q)", redisstore.DefaultPrefix)
-	case strings.ContainsAny(prefix, "{} \t\r\n"):
-		p.add("redis.prefix", "%q: must not contain braces (they delimit hash tags) or spaces", prefix)
+	timeout := r.duration("redis.timeout", f.Timeout)
+	if timeout <= 0 && !p.failed["redis.timeout"] {
+		p.add("redis.timeout", "%q: must be above zero", f.Timeout)
 	}
-	timeout := r.positive("redis.timeout", f.Timeout)
 	cc.DialTimeout, cc.ReadTimeout, cc.WriteTimeout = timeout, timeout, timeout
-
-	open := r.positive("redis.open_record_ttl", f.OpenRecordTTL)
-	stopped := r.positive("redis.stopped_record_ttl", f.StoppedRecordTTL)
-	for _, ttl := range []struct {
-		key string
-		d   time.Duration
-	}{{"redis.open_record_ttl", open}, {"redis.stopped_record_ttl", stopped}} {
-		if ttl.d > 0 && ttl.d < time.Second {
-			p.add(ttl.key, "%v: must be at least 1s", ttl.d)
+	if r.demo {
+		// The address is where the demo's embedded Redis listens (port 0:
+		// any free one), checked as a listen address; the rest of cc is
+		// the demo's own.
+		for i, a := range cc.Addrs {
+			if _, _, err := checkHostPort(a, true); err != nil {
+				p.add(fmt.Sprintf("redis.addrs[%d]", i), "%v", err)
+			}
 		}
+	} else {
+		r.addProblems(cc.Validate(), redisKey)
 	}
-	if open >= time.Second && interim > 0 && open < 2*interim {
+
+	var opts redisstore.Options
+	opts.SetDefaults() // the settings the file has no key for
+	opts.Prefix = f.Prefix
+	opts.OpenRecordTTL = r.duration("redis.open_record_ttl", f.OpenRecordTTL)
+	opts.StoppedRecordTTL = r.duration("redis.stopped_record_ttl", f.StoppedRecordTTL)
+	r.addProblems(opts.Validate(), redisKey)
+	// A rule between the two libraries: the store does not know the
+	// interim interval the server asks for.
+	if open := opts.OpenRecordTTL; open >= time.Second && interim > 0 && open < 2*interim {
 		p.add("redis.open_record_ttl", "%v: must be at least twice radius.acct_interim_interval (%v), or a live session's counters would be counted again from zero", open, interim)
 	}
-	return cc, timeout, redisstore.Options{Prefix: prefix, OpenRecordTTL: open, StoppedRecordTTL: stopped}
+	return cc, timeout, opts
 }
 
-func redisMode(c redisstore.ClientConfig) string {
-	switch {
-	case c.MasterName != "":
-		return "sentinel"
-	case c.Cluster || len(c.Addrs) > 1:
-		return "cluster"
-	}
-	return "standalone"
-}
+func redisKey(k string) string { return "redis." + k }
 
 // secret resolves a secret given inline (key), by environment variable
 // (key_env) or by file (key_file): at most one of them. inlineKey is "" where
-// the schema has no inline form. It reports whether one was set.
+// the schema has no inline form. It reports whether one was set, and
+// records where it came from (r.secrets); when a form was given but gave no
+// value, the problem is reported and the library's (empty) would only
+// repeat it.
 func (r *resolver) secret(path, key, inlineKey, inline, env, file string) (string, bool) {
-	n := r.exclusive(path, key, inlineKey, inline, env, file)
-	switch {
-	case n != 1:
+	lib := joinPath(path, key)
+	src := secretSource{forms: secretForms(key, inlineKey)}
+	defer func() { r.secrets[lib] = src }()
+	fail := func() (string, bool) {
+		r.p.failed[lib] = true
 		return "", false
+	}
+	switch n := r.exclusive(path, key, inlineKey, inline, env, file); {
+	case n == 0:
+		return "", false
+	case n > 1:
+		return fail()
 	case inline != "":
 		r.inline = append(r.inline, joinPath(path, inlineKey))
+		src.key = joinPath(path, inlineKey)
 		return inline, true
 	case env != "":
 		v := r.getenv(env)
@@ -592,8 +612,9 @@ func (r *resolver) secret(path, key, inlineKey, inline, env, file string) (strin
 			} else {
 				r.p.add(joinPath(path, key+"_env"), "the environment variable it names is not set or empty (the name is not shown: %s_env takes the NAME of a variable, like HSRADIUS_NAS_SECRET, not the secret itself)", key)
 			}
-			return "", false
+			return fail()
 		}
+		src.key = joinPath(path, key+"_env")
 		return v, true
 	}
 	b, err := os.ReadFile(file)
@@ -607,17 +628,26 @@ func (r *resolver) secret(path, key, inlineKey, inline, env, file string) (strin
 		} else {
 			r.p.add(joinPath(path, key+"_file"), "cannot read the file it names: %v (the name is not shown: %s_file takes the PATH of a file, like /etc/hsradius/nas.secret, not the secret itself)", err, key)
 		}
-		return "", false
+		return fail()
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
 		r.p.add(joinPath(path, key+"_file"), "%s is empty", file)
-		return "", false
+		return fail()
 	}
 	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o004 != 0 {
 		r.warnf("%s: %s is readable by every user of this host (mode %v): chmod o-r it", joinPath(path, key+"_file"), file, st.Mode().Perm())
 	}
+	src.key = joinPath(path, key+"_file")
 	return v, true
+}
+
+// secretForms lists the keys that may give a secret.
+func secretForms(key, inlineKey string) string {
+	if inlineKey != "" {
+		return inlineKey + ", " + key + "_env or " + key + "_file"
+	}
+	return key + "_env or " + key + "_file"
 }
 
 // exclusive reports a problem when more than one form of a secret is set
@@ -634,17 +664,12 @@ func (r *resolver) exclusive(path, key, inlineKey, inline, env, file string) int
 		set = append(set, key+"_file")
 	}
 	if len(set) > 1 {
-		forms := key + "_env or " + key + "_file"
-		if inlineKey != "" {
-			forms = inlineKey + ", " + key + "_env or " + key + "_file"
-		}
-		r.p.add(joinPath(path, set[1]), "%s is also set: use exactly one of %s", set[0], forms)
+		r.p.add(joinPath(path, set[1]), "%s is also set: use exactly one of %s", set[0], secretForms(key, inlineKey))
 	}
 	return len(set)
 }
 
 var (
-	nasNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
 	// envNameRE is a variable name as people write them (HSRADIUS_NAS_SECRET):
 	// capitals, digits and at least one underscore. Random secrets (hex is
@@ -657,156 +682,100 @@ var (
 	pathRE = regexp.MustCompile(`^\.{0,2}/[A-Za-z0-9._/-]*$`)
 )
 
-// nasList validates the NAS entries.
+// nasList maps the NAS entries, one radiusd.NAS each (so that the
+// library's nas[i] is the file's).
 func (r *resolver) nasList(list []nasFile) []radiusd.NAS {
-	p := r.p
-	if len(list) == 0 {
-		p.add("nas", "empty: configure at least one NAS (name, address, secret)")
-		return nil
-	}
-	names := map[string]int{}
-	prefixes := map[netip.Prefix]int{}
 	out := make([]radiusd.NAS, 0, len(list))
 	for i, f := range list {
-		path := fmt.Sprintf("nas[%d]", i)
-		n := radiusd.NAS{Name: f.Name}
-		switch {
-		case f.Name == "":
-			p.add(path+".name", "empty: want a name of letters, digits, '.', '_' or '-'")
-		case len(f.Name) > 64 || !nasNameRE.MatchString(f.Name):
-			p.add(path+".name", "%q: want at most 64 letters, digits, '.', '_' or '-'", f.Name)
-		default:
-			if j, ok := names[f.Name]; ok {
-				p.add(path+".name", "%q: already used by nas[%d]", f.Name, j)
-			}
-			names[f.Name] = i
-		}
-		label := f.Name
-		if label == "" {
-			label = path
-		}
-
-		if pf, warn, err := parseNASAddress(f.Address); err != nil {
-			p.add(path+".address", "%v", err)
-		} else {
-			if warn != "" {
-				r.warnf("%s.address: %s", path, warn)
-			}
-			if j, ok := prefixes[pf]; ok {
-				p.add(path+".address", "%s: already the address of nas[%d] (%s)", pf, j, list[j].Name)
-			}
-			prefixes[pf] = i
-			n.Prefix = pf
-		}
-
-		if secret, ok := r.secret(path, "secret", "secret", f.Secret, f.SecretEnv, f.SecretFile); ok {
-			n.Secret = []byte(secret)
-			if len(secret) < minSecretLen && !r.demo {
-				r.warnf("nas %s: the shared secret is shorter than %d characters: use a long random one (BlastRADIUS, CVE-2024-3596)", label, minSecretLen)
-			}
-		} else if f.Secret == "" && f.SecretEnv == "" && f.SecretFile == "" {
-			p.add(path+".secret", "empty (set secret, secret_env or secret_file)")
-		}
-
-		n.Profiles = r.profiles(path, f.Profiles)
-		n.GlobalDownMbits, n.GlobalUpMbits = f.GlobalDownMbits, f.GlobalUpMbits
-
-		n.CoAPort = defaultCoAPort
-		if f.CoAPort != nil {
-			n.CoAPort = *f.CoAPort
-		}
-		if n.CoAPort < 0 || n.CoAPort > 65535 {
-			p.add(path+".coa_port", "%d: want a port from 1 to 65535, or 0 to send this NAS no Disconnect/CoA (default %d; older MikroTik: 1700)", n.CoAPort, defaultCoAPort)
-		}
-		if spill, err := radiusd.ParseSpillAction(strings.TrimSpace(f.OnSpill)); err != nil {
-			p.add(path+".on_spill", "%v", err)
-		} else {
-			n.OnSpill = spill
-		}
-		if coa, ok := r.secret(path, "coa_secret", "coa_secret", f.CoASecret, f.CoASecretEnv, f.CoASecretFile); ok {
-			n.CoASecret = []byte(coa)
-			if len(coa) < minSecretLen && !r.demo {
-				r.warnf("nas %s: the CoA secret is shorter than %d characters: use a long random one", label, minSecretLen)
-			}
-		} else {
-			n.CoASecret = n.Secret
-		}
-
-		ma := f.RequireMessageAuthenticator
-		if ma == "" {
-			ma = "yes"
-		}
-		if pol, err := radiusd.ParseMAPolicy(ma); err != nil {
-			p.add(path+".require_message_authenticator", "%v", err)
-		} else {
-			n.MAPolicy = pol
-			if pol == radiusd.MAOptional && !r.demo { // the demo answers loopback only
-				r.warnf("nas %s: require_message_authenticator: no leaves its Access-Requests open to forgery (BlastRADIUS, CVE-2024-3596): use yes, or auto", label)
-			}
-		}
-
-		mode, err := radiusd.ParsePasswordMode(f.Password)
-		if err != nil {
-			// Not %v: the value may be the password itself.
-			p.add(path+".password", "want any, mac or fixed (the value is not shown: it may be a password; the password of password: fixed goes in fixed_password, fixed_password_env or fixed_password_file)")
-		}
-		n.Password = mode
-		fixedSet := f.FixedPassword != "" || f.FixedPasswordEnv != "" || f.FixedPasswordFile != ""
-		switch {
-		case err != nil:
-		case mode == radiusd.PasswordFixed && !fixedSet:
-			p.add(path+".fixed_password", "empty (password: fixed needs fixed_password, fixed_password_env or fixed_password_file)")
-		case mode == radiusd.PasswordFixed:
-			n.FixedPassword, _ = r.secret(path, "fixed_password", "fixed_password", f.FixedPassword, f.FixedPasswordEnv, f.FixedPasswordFile)
-		case fixedSet:
-			p.add(path+".fixed_password", "set, but password is %q: set password: fixed, or remove it", mode)
-		}
-		r.nasLogin(path, f, &n)
-		out = append(out, n)
+		out = append(out, r.nas(fmt.Sprintf("nas[%d]", i), f))
 	}
 	return out
 }
 
-// nasLogin reads the per-NAS login style and how its accounting is read.
-func (r *resolver) nasLogin(path string, f nasFile, n *radiusd.NAS) {
+// nas maps one NAS entry: its values parsed and its secrets read, and the
+// per-NAS defaults (radiusd.NAS.SetDefaults) where the file leaves a key out.
+func (r *resolver) nas(path string, f nasFile) radiusd.NAS {
 	p := r.p
-	if l, err := radiusd.ParseLoginStyle(strings.TrimSpace(f.Login)); err != nil {
-		p.add(path+".login", "%v", err)
+	n := radiusd.NAS{Name: f.Name, GlobalDownMbits: f.GlobalDownMbits, GlobalUpMbits: f.GlobalUpMbits, MACSuffix: f.MACSuffix}
+	label := f.Name
+	if label == "" {
+		label = path
+	}
+	if pf, warn, err := parseNASAddress(f.Address); err != nil {
+		p.add(path+".address", "%v", err)
+		p.failed[path+".address"] = true
 	} else {
-		n.Login = l
+		if warn != "" {
+			r.warnf("%s.address: %s", path, warn)
+		}
+		n.Prefix = pf
 	}
-	n.MACSuffix = f.MACSuffix
-	if u, err := radiusd.ParseAcctUpdates(strings.TrimSpace(f.AccountingUpdates)); err != nil {
-		p.add(path+".accounting_updates", "%v", err)
-	} else {
-		n.Acct.Updates = u
-	}
-	if w, err := radiusd.ParseCounterWrap(strings.TrimSpace(f.CounterWrap)); err != nil {
-		p.add(path+".counter_wrap", "%v", err)
-	} else {
-		n.Acct.Wrap32 = w
-	}
-	win := radiusd.DefaultRetransmitWindow
-	if n.Acct.Updates == session.AcctUpdatesStopStartReset {
-		win = 20 * time.Second
-	}
-	if f.RetransmitWindow != "" {
-		d, err := time.ParseDuration(strings.TrimSpace(f.RetransmitWindow))
-		switch {
-		case err != nil:
-			p.add(path+".retransmit_window", "%q: want a duration such as 2m or 30s", f.RetransmitWindow)
-		case d < 5*time.Second || d > time.Hour:
-			p.add(path+".retransmit_window", "%v: want 5s to 1h (how long the NAS may resend one accounting packet; default %v)", d, radiusd.DefaultRetransmitWindow)
-		default:
-			win = d
+
+	if secret, ok := r.secret(path, "secret", "secret", f.Secret, f.SecretEnv, f.SecretFile); ok {
+		n.Secret = []byte(secret)
+		if len(secret) < minSecretLen && !r.demo {
+			r.warnf("nas %s: the shared secret is shorter than %d characters: use a long random one (BlastRADIUS, CVE-2024-3596)", label, minSecretLen)
 		}
 	}
-	if n.Acct.Updates == session.AcctUpdatesStopStartReset && win >= 30*time.Second {
-		p.add(path+".retransmit_window", "%v: accounting_updates: stop_start_reset tells its one-minute segments apart by time alone, so the window must be under half of one (e.g. 20s)", win)
+	if coa, ok := r.secret(path, "coa_secret", "coa_secret", f.CoASecret, f.CoASecretEnv, f.CoASecretFile); ok {
+		n.CoASecret = []byte(coa)
+		if len(coa) < minSecretLen && !r.demo {
+			r.warnf("nas %s: the CoA secret is shorter than %d characters: use a long random one", label, minSecretLen)
+		}
 	}
-	n.Acct.RetransmitWindow = win
+	n.Profiles = r.profiles(path, f.Profiles)
+
+	n.CoAPort = radiusd.DefaultCoAPort
+	if f.CoAPort != nil {
+		n.CoAPort = *f.CoAPort
+	}
+	r.parse(path+".on_spill", f.OnSpill, func(s string) (err error) { n.OnSpill, err = radiusd.ParseSpillAction(s); return err })
+	r.parse(path+".require_message_authenticator", f.RequireMessageAuthenticator, func(s string) (err error) {
+		n.MAPolicy, err = radiusd.ParseMAPolicy(s)
+		return err
+	})
+	if n.MAPolicy == radiusd.MAOptional && !r.demo { // the demo answers loopback only
+		r.warnf("nas %s: require_message_authenticator: no leaves its Access-Requests open to forgery (BlastRADIUS, CVE-2024-3596): use yes, or auto", label)
+	}
+
+	mode, err := radiusd.ParsePasswordMode(f.Password)
+	fixedSet := f.FixedPassword != "" || f.FixedPasswordEnv != "" || f.FixedPasswordFile != ""
+	switch {
+	case err != nil:
+		// Not %v: the value may be the password itself.
+		p.add(path+".password", "want any, mac or fixed (the value is not shown: it may be a password; the password of password: fixed goes in fixed_password, fixed_password_env or fixed_password_file)")
+	case mode == radiusd.PasswordFixed:
+		n.FixedPassword, _ = r.secret(path, "fixed_password", "fixed_password", f.FixedPassword, f.FixedPasswordEnv, f.FixedPasswordFile)
+	case fixedSet:
+		// radiusd ignores it; the file's author meant something.
+		p.add(path+".fixed_password", "set, but password is %q: set password: fixed, or remove it", mode)
+	}
+	n.Password = mode
+
+	r.parse(path+".login", f.Login, func(s string) (err error) { n.Login, err = radiusd.ParseLoginStyle(s); return err })
+	r.parse(path+".accounting_updates", f.AccountingUpdates, func(s string) (err error) {
+		n.Acct.Updates, err = radiusd.ParseAcctUpdates(s)
+		return err
+	})
+	r.parse(path+".counter_wrap", f.CounterWrap, func(s string) (err error) { n.Acct.Wrap32, err = radiusd.ParseCounterWrap(s); return err })
+	n.SetDefaults() // the retransmit window follows accounting_updates
+	if f.RetransmitWindow != "" {
+		n.Acct.RetransmitWindow = r.duration(path+".retransmit_window", f.RetransmitWindow)
+	}
+	return n
 }
 
+// parse runs a radiusd Parse function on a key's value, trimmed, and
+// records its error under the key.
+func (r *resolver) parse(key, value string, parse func(string) error) {
+	if err := parse(strings.TrimSpace(value)); err != nil {
+		r.p.add(key, "%v", err)
+		r.p.failed[key] = true
+	}
+}
+
+// profiles parses the profile names; a name that fails keeps its place
+// (the zero Profile), so that radiusd's profiles[j] is the file's.
 func (r *resolver) profiles(path string, names []string) []radiusd.Profile {
 	if names == nil {
 		return []radiusd.Profile{radiusd.ProfileWISPr}
@@ -815,38 +784,26 @@ func (r *resolver) profiles(path string, names []string) []radiusd.Profile {
 		r.p.add(path+".profiles", "empty list: name at least one of wispr, chillispot, mikrotik, pfsense, rfc (rfc: only the RFC attributes)")
 		return nil
 	}
-	var out []radiusd.Profile
-	seen := map[radiusd.Profile]bool{}
+	out := make([]radiusd.Profile, len(names))
 	for j, s := range names {
-		pr, err := radiusd.ParseProfile(strings.TrimSpace(s))
-		switch {
-		case err != nil:
-			r.p.add(fmt.Sprintf("%s.profiles[%d]", path, j), "%v", err)
-		case seen[pr]:
-			r.p.add(fmt.Sprintf("%s.profiles[%d]", path, j), "%q: listed twice", s)
-		default:
-			seen[pr] = true
-			out = append(out, pr)
-		}
+		r.parse(fmt.Sprintf("%s.profiles[%d]", path, j), s, func(s string) (err error) { out[j], err = radiusd.ParseProfile(s); return err })
 	}
 	return out
 }
 
-// parseNASAddress accepts an IP address or a CIDR prefix, IPv4 or IPv6. The
-// warning is set when the prefix had host bits (they are cleared).
+// parseNASAddress accepts an IP address or a CIDR prefix, IPv4 or IPv6; an
+// empty one is radiusd's to report. The warning is set when the prefix had
+// host bits (they are cleared).
 func parseNASAddress(s string) (netip.Prefix, string, error) {
 	s = strings.TrimSpace(s)
-	const want = "want an IP address or CIDR prefix (e.g. 192.168.88.1, 10.0.0.0/24, 2001:db8::1, 2001:db8::/64)"
 	if s == "" {
-		return netip.Prefix{}, "", fmt.Errorf("empty: %s", want)
+		return netip.Prefix{}, "", nil
 	}
+	const want = "want an IP address or CIDR prefix (e.g. 192.168.88.1, 10.0.0.0/24, 2001:db8::1, 2001:db8::/64)"
 	if strings.Contains(s, "/") {
 		pf, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, "", fmt.Errorf("%q: %s", s, want)
-		}
-		if pf.Addr().Is4In6() {
-			return netip.Prefix{}, "", fmt.Errorf("%q: an IPv4-mapped IPv6 prefix never matches: write the IPv4 prefix", s)
 		}
 		if m := pf.Masked(); m != pf {
 			return m, fmt.Sprintf("%s has host bits set: it means %s", s, m), nil
@@ -861,45 +818,17 @@ func parseNASAddress(s string) (netip.Prefix, string, error) {
 	return netip.PrefixFrom(a, a.BitLen()), "", nil
 }
 
-// enforcement validates the enforcement section; nil when it is disabled.
-func (r *resolver) enforcement(f enforcementFile, interim time.Duration) *radiusd.EnforceConfig {
-	p := r.p
-	e := &radiusd.EnforceConfig{
-		DynAuthTimeout: r.positive("enforcement.dynauth_timeout", f.DynAuthTimeout),
+// enforcement maps the enforcement section.
+func (r *resolver) enforcement(f enforcementFile) *radiusd.EnforceConfig {
+	return &radiusd.EnforceConfig{
+		DynAuthTimeout: r.duration("enforcement.dynauth_timeout", f.DynAuthTimeout),
 		DynAuthTries:   f.DynAuthTries,
 		Workers:        f.Workers,
 		Queue:          f.Queue,
-		ScheduleEvery:  r.positive("enforcement.schedule_every", f.ScheduleEvery),
+		ScheduleEvery:  r.duration("enforcement.schedule_every", f.ScheduleEvery),
 		ReapAfter:      r.duration("enforcement.reap_after", f.ReapAfter),
-		ReapEvery:      r.positive("enforcement.reap_every", f.ReapEvery),
+		ReapEvery:      r.duration("enforcement.reap_every", f.ReapEvery),
 	}
-	if f.DynAuthTries < 1 || f.DynAuthTries > 10 {
-		p.add("enforcement.dynauth_tries", "%d: want 1 to 10 (default 3)", f.DynAuthTries)
-	}
-	// Upper bounds too: the server allocates the queue and starts the
-	// workers at start-up, so a huge value would crash or exhaust it there.
-	switch {
-	case f.Workers < 1:
-		p.add("enforcement.workers", "%d: want at least 1 (default 16)", f.Workers)
-	case f.Workers > maxEnforceWorkers:
-		p.add("enforcement.workers", "%d: want at most %d (default 16)", f.Workers, maxEnforceWorkers)
-	}
-	switch {
-	case f.Queue < 1:
-		p.add("enforcement.queue", "%d: want at least 1 (default 4096)", f.Queue)
-	case f.Queue > maxEnforceQueue:
-		p.add("enforcement.queue", "%d: want at most %d (default 4096)", f.Queue, maxEnforceQueue)
-	}
-	// A record reaped while its NAS session lives loses what the next
-	// interim reports (an interim after a close adds nothing): leave room
-	// for at least two missed interims.
-	if e.ReapAfter > 0 && interim > 0 && e.ReapAfter < 2*interim {
-		p.add("enforcement.reap_after", "%v: must be at least twice radius.acct_interim_interval (%v), or live sessions are closed and their consumption lost; 0 means 3 intervals + 1m", e.ReapAfter, interim)
-	}
-	if !f.Enabled {
-		return nil
-	}
-	return e
 }
 
 // admin validates the admin listener. A listener reachable from other

@@ -86,7 +86,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"bad name", "nas:\n  - {name: 'a b', address: 10.0.0.1, secret: " + goodSecret + "}\n", nil, []string{`nas[0].name: "a b"`}},
 		{"no name", "nas:\n  - {address: 10.0.0.1, secret: " + goodSecret + "}\n", nil, []string{"nas[0].name: empty"}},
 		{"bad profile", nas("    profiles: [mikrotik, cisco]\n"), nil, []string{`nas[0].profiles[1]: unknown vendor profile "cisco"`}},
-		{"profile twice", nas("    profiles: [wispr, WISPr]\n"), nil, []string{`nas[0].profiles[1]: "WISPr": listed twice`}},
+		{"profile twice", nas("    profiles: [wispr, WISPr]\n"), nil, []string{"nas[0].profiles[1]: wispr: listed twice"}},
 		{"empty profiles", nas("    profiles: []\n"), nil, []string{"nas[0].profiles: empty list"}},
 		{"missing secret", "nas:\n  - {name: a, address: 10.0.0.1}\n", nil, []string{"nas[0].secret: empty (set secret, secret_env or secret_file)"}},
 		{"secret and secret_env", nas("    secret_env: NAS_SECRET\n"), map[string]string{"NAS_SECRET": goodSecret},
@@ -99,13 +99,13 @@ func TestConfigInvalid(t *testing.T) {
 		{"bad coa port", nas("    coa_port: 70000\n"), nil, []string{"nas[0].coa_port: 70000"}},
 		{"bad MA policy", nas("    require_message_authenticator: maybe\n"), nil, []string{`nas[0].require_message_authenticator: "maybe": want yes, auto or no`}},
 		{"bad password mode", nas("    password: secret\n"), nil, []string{`nas[0].password: want any, mac or fixed (the value is not shown`}},
-		{"fixed without fixed_password", nas("    password: fixed\n"), nil, []string{"nas[0].fixed_password: empty (password: fixed needs"}},
+		{"fixed without fixed_password", nas("    password: fixed\n"), nil, []string{"nas[0].fixed_password: empty, but password is fixed (set fixed_password, fixed_password_env or fixed_password_file)"}},
 		{"fixed_password without fixed", nas("    fixed_password: pw\n"), nil, []string{`nas[0].fixed_password: set, but password is "any"`}},
 		{"fixed_password_env unset", nas("    password: fixed\n    fixed_password_env: MAC_PW\n"), nil, []string{"nas[0].fixed_password_env: environment variable MAC_PW"}},
 		{"bad duration", minimal + "radius: {store_timeout: 2}\n", nil, []string{`radius.store_timeout: "2": want a duration with a unit`}},
 		{"bad duration word", minimal + "redis: {timeout: soon}\n", nil, []string{`redis.timeout: "soon"`}},
-		{"zero store timeout", minimal + "radius: {store_timeout: 0s}\n", nil, []string{`radius.store_timeout: "0s": must be above zero`}},
-		{"negative duration", minimal + "radius: {idle_timeout: -5s}\n", nil, []string{`radius.idle_timeout: "-5s": must not be negative`}},
+		{"zero store timeout", minimal + "radius: {store_timeout: 0s}\n", nil, []string{"radius.store_timeout: 0s: must be above zero"}},
+		{"negative duration", minimal + "radius: {idle_timeout: -5s}\n", nil, []string{"radius.idle_timeout: -5s: must not be negative"}},
 		{"interim below 60s", minimal + "radius: {acct_interim_interval: 30s}\n", nil, []string{"radius.acct_interim_interval: 30s: must be at least 60s"}},
 		{"interim fraction", minimal + "radius: {acct_interim_interval: 90.5s}\n", nil, []string{"radius.acct_interim_interval: 1m30.5s: want whole seconds"}},
 		{"cache ttl too short", minimal + "radius: {response_cache_ttl: 2s}\n", nil, []string{"radius.response_cache_ttl: 2s: want 5s to 30s"}},
@@ -133,8 +133,25 @@ func TestConfigInvalid(t *testing.T) {
 		{"redis ca missing", minimal + "redis: {tls: true, tls_ca_file: " + missing + "}\n", nil, []string{"redis.tls_ca_file: open"}},
 		{"redis ca not PEM", minimal + "redis: {tls: true, tls_ca_file: " + writeFile(t, "ca.pem", "nope") + "}\n", nil, []string{"redis.tls_ca_file:", "no PEM certificate"}},
 		{"record ttl below interims", minimal + "redis: {open_record_ttl: 5m}\n", nil, []string{"redis.open_record_ttl: 5m0s: must be at least twice radius.acct_interim_interval"}},
-		{"sentinel password without sentinel", minimal + "redis: {sentinel_password_env: SP}\n", map[string]string{"SP": "x"}, []string{"redis.sentinel_password_env: set, but redis.master_name is empty"}},
+		{"sentinel password without sentinel", minimal + "redis: {sentinel_password_env: SP}\n", map[string]string{"SP": "x"}, []string{"redis.sentinel_password_env: set, but master_name is empty: only Sentinel uses it"}},
 		{"env override invalid", minimal, map[string]string{envRedisAddrs: "nope"}, []string{`redis.addrs[0] (from HSRADIUS_REDIS_ADDRS): "nope"`}},
+		{"interim 0s", minimal + "radius: {acct_interim_interval: 0s}\n", nil, []string{"radius.acct_interim_interval: 0s: must be at least 60s"}},
+		{"cache ttl 0s", minimal + "radius: {response_cache_ttl: 0s}\n", nil, []string{"radius.response_cache_ttl: 0s: want 5s to 30s"}},
+		{"idle fraction", minimal + "radius: {idle_timeout: 1500ms}\n", nil, []string{"radius.idle_timeout: 1.5s: want whole seconds"}},
+		{"redis timeout 0s", minimal + "redis: {timeout: 0s}\n", nil, []string{`redis.timeout: "0s": must be above zero`}},
+		{"redis named port", minimal + "redis: {addrs: [\"localhost:redis\"]}\n", nil, []string{`redis.addrs[0]: "localhost:redis": port "redis": want a number`}},
+		{"redis prefix with a space", minimal + "redis: {prefix: \"h s:\"}\n", nil, []string{`redis.prefix: "h s:": must not contain braces (they delimit hash tags) or spaces`}},
+		{"record ttl below 1s", minimal + "redis: {stopped_record_ttl: 500ms}\n", nil, []string{"redis.stopped_record_ttl: 500ms: must be at least 1s"}},
+		{"sentinel password file without sentinel", minimal + "redis: {sentinel_password_file: " + writeFile(t, "sp", "pw\n") + "}\n", nil,
+			[]string{"redis.sentinel_password_file: set, but master_name is empty"}},
+		{"name with @", "nas:\n  - {name: 'a@b', address: 10.0.0.1, secret: " + goodSecret + "}\n", nil, []string{`nas[0].name: "a@b": want at most 64 letters`}},
+		{"retransmit window short", nas("    retransmit_window: 1s\n"), nil, []string{"nas[0].retransmit_window: 1s: want 5s to 1h"}},
+		{"retransmit window of stop_start_reset", nas("    accounting_updates: stop_start_reset\n    retransmit_window: 2m\n"), nil,
+			[]string{"nas[0].retransmit_window: 2m0s: accounting_updates: stop_start_reset tells its one-minute segments apart by time alone"}},
+		{"retransmit window unitless", nas("    retransmit_window: 30\n"), nil, []string{`nas[0].retransmit_window: "30": want a duration with a unit`}},
+		{"bad login", nas("    login: user\n"), nil, []string{`nas[0].login: "user": want mac`}},
+		{"bad accounting updates", nas("    accounting_updates: never\n"), nil, []string{`nas[0].accounting_updates: "never": want interim`}},
+		{"bad counter wrap", nas("    counter_wrap: maybe\n"), nil, []string{`nas[0].counter_wrap: "maybe": want wrap`}},
 		{"env log level invalid", minimal, map[string]string{envLogLevel: "loud"}, []string{`log.level (from HSRADIUS_LOG_LEVEL): "loud"`}},
 	}
 	for _, tc := range tests {
@@ -154,6 +171,57 @@ func TestConfigInvalid(t *testing.T) {
 			}
 
 		})
+	}
+}
+
+// TestConfigProblemOnce: a value this command could not read (a duration,
+// a secret's variable, an address, a name) is one problem, not also the
+// library's about the zero value left in its place, nor a rule comparing
+// another key with it.
+func TestConfigProblemOnce(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"duration", minimal + "radius: {acct_interim_interval: soon}\nenforcement: {reap_after: 1m}\nredis: {open_record_ttl: 1m}\n", `radius.acct_interim_interval: "soon"`},
+		{"store timeout", minimal + "radius: {store_timeout: 2}\n", `radius.store_timeout: "2"`},
+		{"retransmit window", minimal + "    retransmit_window: soon\n", `nas[0].retransmit_window: "soon"`},
+		{"secret variable", "nas:\n  - {name: a, address: 10.0.0.1, secret_env: NO_SUCH_VAR}\n", "nas[0].secret_env: environment variable NO_SUCH_VAR"},
+		{"secret twice", "nas:\n  - {name: a, address: 10.0.0.1, secret: " + goodSecret + ", secret_file: /x}\n", "nas[0].secret_file: secret is also set"},
+		{"fixed password variable", minimal + "    password: fixed\n    fixed_password_env: NO_SUCH_VAR\n", "nas[0].fixed_password_env: environment variable NO_SUCH_VAR"},
+		{"address", "nas:\n  - {name: a, address: router, secret: " + goodSecret + "}\n", `nas[0].address: "router"`},
+		{"profile", minimal + "    profiles: [cisco]\n", `nas[0].profiles[0]: unknown vendor profile "cisco"`},
+		{"password mode", minimal + "    password: hunter2\n    fixed_password: x\n", "nas[0].password: want any, mac or fixed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadYAML(t, tc.yaml, nil)
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *configError", err)
+			}
+			if len(ce.problems) != 1 || !strings.HasPrefix(ce.problems[0], tc.want) {
+				t.Errorf("got %q, want the one problem %q", ce.problems, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigProblemsInFileOrder: the problems are listed by section in the
+// file's order and by NAS entry, whoever found them.
+func TestConfigProblemsInFileOrder(t *testing.T) {
+	yaml := "nas:\n  - {name: a, address: 10.0.0.1, secret: " + goodSecret + ", coa_port: -1, profiles: [x]}\n" +
+		"  - {name: a, address: 10.0.0.2}\nlog: {level: loud}\nradius: {max_in_flight: 0}\nlisten: {auth: [x]}\n"
+	_, err := loadYAML(t, yaml, nil)
+	var ce *configError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a *configError", err)
+	}
+	var keys []string
+	for _, p := range ce.problems {
+		k, _, _ := strings.Cut(p, ": ")
+		keys = append(keys, k)
+	}
+	want := []string{"listen.auth[0]", "radius.max_in_flight", "log.level", "nas[0].profiles[0]", "nas[0].coa_port", "nas[1].secret", "nas[1].name"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("got the keys %q,\nwant %q", keys, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,11 @@ import (
 // so that one run reports everything wrong at once.
 type problems struct {
 	list []string
-	// typed holds the keys whose YAML value could not be decoded: a
-	// validation error on the same key would only repeat it.
-	typed map[string]bool
+	keys []string // the key of each problem in list
+	// failed holds the keys whose value could not be decoded or parsed (a
+	// duration, a mode's name, a secret's env or file): a validation error
+	// on the same key would only repeat it.
+	failed map[string]bool
 	// from names the environment variable or flag that set a key, so an
 	// error about an overridden value points where it came from.
 	from map[string]string
@@ -34,7 +37,7 @@ type problems struct {
 }
 
 func newProblems() *problems {
-	return &problems{typed: map[string]bool{}, from: map[string]string{}, unreliable: map[string]bool{}}
+	return &problems{failed: map[string]bool{}, from: map[string]string{}, unreliable: map[string]bool{}}
 }
 
 // section is the top-level key of a path: nas for nas[1].secret.
@@ -53,10 +56,11 @@ func (p *problems) add(path, format string, args ...any) {
 		}
 		return
 	}
-	if p.typed[path] {
+	if p.failed[path] {
 		return
 	}
 	msg := fmt.Sprintf(format, args...)
+	p.keys = append(p.keys, path)
 	if path == "" {
 		p.list = append(p.list, msg)
 		return
@@ -68,11 +72,40 @@ func (p *problems) add(path, format string, args ...any) {
 	p.list = append(p.list, path+": "+msg)
 }
 
+// err is the configError of every problem, nil if none. The problems are
+// listed by section in the file's order, and a list's by entry (nas[0]
+// before nas[1]), each in the order found.
 func (p *problems) err(source string) error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	e := &configError{source: source, problems: p.list}
+	order := map[string]int{}
+	for i, k := range yamlKeys(reflect.TypeOf(fileConfig{})) {
+		order[k] = i + 1
+	}
+	idx := make([]int, len(p.list))
+	for i := range idx {
+		idx[i] = i
+	}
+	rank := func(key string) (int, int) {
+		sec := section(key)
+		entry := -1
+		if rest, ok := strings.CutPrefix(key, sec+"["); ok {
+			n, _, _ := strings.Cut(rest, "]")
+			entry, _ = strconv.Atoi(n)
+		}
+		return order[sec], entry
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		sa, ea := rank(p.keys[a])
+		sb, eb := rank(p.keys[b])
+		return cmp.Or(cmp.Compare(sa, sb), cmp.Compare(ea, eb))
+	})
+	list := make([]string, len(idx))
+	for i, j := range idx {
+		list[i] = p.list[j]
+	}
+	e := &configError{source: source, problems: list}
 	if len(p.skipped) > 0 {
 		e.note = fmt.Sprintf("the values under %s were not checked further: fix the problems above first", strings.Join(p.skipped, ", "))
 	}
@@ -263,7 +296,7 @@ func (w *walker) typeError(msg string) {
 	} else {
 		w.p.add(path, "%s (line %d)", rest, line)
 	}
-	w.p.typed[path] = true
+	w.p.failed[path] = true
 }
 
 var (
@@ -349,19 +382,36 @@ func describeGoType(t string) string {
 	return t
 }
 
+// yamlKeys lists the YAML keys of struct type t in the order of its fields.
+func yamlKeys(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		if name := yamlName(t.Field(i)); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// yamlName is the YAML key of a struct field, "" if it has none.
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name
+}
+
 // yamlFields maps the YAML keys of struct type t to their field types.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
+		if f := t.Field(i); yamlName(f) != "" {
+			out[yamlName(f)] = f.Type
 		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
 	}
 	return out
 }
