@@ -140,7 +140,6 @@ func (a *diffStats) add(b diffStats) {
 // disagreement is a packet on which the store and session.Usage.Charge
 // differ.
 type disagreement struct {
-	seed    uint64
 	packet  int
 	ev      session.AcctEvent
 	problem string
@@ -202,7 +201,7 @@ func runDifferential(ctx context.Context, s *Store, seed uint64) (diffStats, err
 			case r < 21:
 				err = d.moveClock(ctx, s, rng)
 			default:
-				err = d.packet(ctx, s, rng, seed, packet, &st)
+				err = d.packet(ctx, s, rng, packet, &st)
 				packet++
 			}
 			if err != nil {
@@ -301,7 +300,7 @@ func (d *diffDevice) moveClock(ctx context.Context, s *Store, rng *rand.Rand) er
 
 // packet sends one packet of a random NAS session of the device and
 // compares what the store did with session.Usage.Charge.
-func (d *diffDevice) packet(ctx context.Context, s *Store, rng *rand.Rand, seed uint64, n int, st *diffStats) error {
+func (d *diffDevice) packet(ctx context.Context, s *Store, rng *rand.Rand, n int, st *diffStats) error {
 	if len(d.recs) == 0 || rng.IntN(10) == 0 {
 		nas := []string{"nas-a", "nas-b"}[rng.IntN(2)]
 		d.recs = append(d.recs, &diffRecord{nas: nas, id: fmt.Sprintf("ns-%d", len(d.recs))})
@@ -408,7 +407,7 @@ func (d *diffDevice) packet(ctx context.Context, s *Store, rng *rand.Rand, seed 
 	}
 	st.packets++
 	fail := func(format string, args ...any) error {
-		return &disagreement{seed: seed, packet: n, ev: ev, problem: fmt.Sprintf(format, args...),
+		return &disagreement{packet: n, ev: ev, problem: fmt.Sprintf(format, args...),
 			state: fmt.Sprintf(" record before %v\n record after  %v\n sessions before %+v\n sessions after  %+v\n store: %+v",
 				recBefore, recAfter, before, after, res)}
 	}
