@@ -48,7 +48,7 @@ func TestDifferentialCharging(t *testing.T) {
 			flushAll(t, s)
 			st, err := runDifferential(t.Context(), s, seed)
 			if err != nil {
-				t.Fatalf("seed %d: %v\nreplay: go test -run 'TestDifferentialCharging$' -charge.seed=%d ./redisstore/", seed, err, seed)
+				t.Fatalf("seed %d: %v\nreplay: go test -run 'TestDifferentialCharging$' ./redisstore/ -charge.seed=%d", seed, err, seed)
 			}
 			total.add(st)
 		})
@@ -147,7 +147,7 @@ type disagreement struct {
 }
 
 func (d *disagreement) Error() string {
-	return fmt.Sprintf("packet %d: %s %s/%s mac %s st=%d in=%d out=%d event %s now %s (%s): %s\n%s",
+	return fmt.Sprintf("packet %d: %s %s/%s mac %s st=%d in=%d out=%d event %s now %s (updates %s): %s\n%s",
 		d.packet, d.ev.Kind, d.ev.NAS, d.ev.SessionID, d.ev.MAC, d.ev.SessionTime, d.ev.InputOctets, d.ev.OutputOctets,
 		d.ev.EventTime.Format(time.RFC3339), d.ev.Now.Format(time.RFC3339), updatesArg(d.ev.Policy.Updates), d.problem, d.state)
 }
