@@ -59,7 +59,7 @@ func (s *Server) UpdateDevice(ctx context.Context, mac session.MAC, change Devic
 		// The limits count from the start of the NAS session, which has
 		// run on since its last interim: that time is used, not left.
 		elapsed := now.Sub(rec.UpdatedAt)
-		chargeUnreported(sessions, rec.Feeds, elapsed, now)
+		sessions = unreported(rec, elapsed, now).Charge(sessions, now).Sessions
 		cur, err := session.Current(sessions, now)
 		if err != nil {
 			return radius.CodeDisconnectRequest, session.Limits{}, true

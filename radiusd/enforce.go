@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,55 +313,13 @@ func fromNASStart(l session.Limits, rec session.AcctRecord, elapsed time.Duratio
 	return l
 }
 
-// chargeUnreported charges the whole seconds of elapsed, the time a NAS
-// session has run since its last interim, to the device's sessions as that
-// interim will (account.lua): the session the record feeds (the current one
-// if it is gone) takes what it has left, the rest spills onto the other
-// available sessions in the order they would become current, and the last
-// takes any remainder. Charging the fed session alone would never use up the
-// sessions after it when the NAS sends no interims.
-func chargeUnreported(sessions []session.Data, feeds string, elapsed time.Duration, now time.Time) {
-	secs := uint64(max(elapsed, 0) / time.Second)
-	if secs == 0 {
-		return
-	}
-	byID := make(map[string]int, len(sessions))
-	for i := range sessions {
-		byID[sessions[i].ID] = i
-	}
-	var chain []int
-	if i, ok := byID[feeds]; ok {
-		chain = append(chain, i)
-	}
-	rest := make([]session.Data, 0, len(sessions))
-	for i := range sessions {
-		if sessions[i].ID != feeds && sessions[i].Available(now) {
-			rest = append(rest, sessions[i])
-		}
-	}
-	for len(rest) > 0 {
-		cur, err := session.Current(rest, now)
-		if err != nil {
-			break
-		}
-		chain = append(chain, byID[cur.ID])
-		rest = slices.DeleteFunc(rest, func(d session.Data) bool { return d.ID == cur.ID })
-	}
-	for k, i := range chain {
-		s := &sessions[i]
-		take := secs
-		if k < len(chain)-1 && s.Type.LimitsTime() {
-			left := uint64(0)
-			if !s.Expired(now) {
-				left = s.RemainingTime()
-			}
-			take = min(take, left)
-		}
-		s.TimeCons += take
-		if secs -= take; secs == 0 {
-			return
-		}
-	}
+// unreported is what the next interim of a NAS session will report that
+// the store has not charged: the whole seconds it has run since its last
+// update. Charged to the device's sessions (session.Usage.Charge, the rules
+// account.lua applies), it uses up the sessions after the one the record
+// feeds when the NAS sends no interims.
+func unreported(rec session.AcctRecord, elapsed time.Duration, now time.Time) session.Usage {
+	return session.Usage{Feeds: rec.Feeds, Secs: uint64(max(elapsed, 0) / time.Second), EventTime: now}
 }
 
 // afterAccounting decides, from what an accounting packet did, whether the
@@ -514,7 +471,7 @@ func (s *Server) checkScheduled(ref session.RecordRef) {
 	now := s.now()
 	elapsed := now.Sub(rec.UpdatedAt)
 	// Charge the time since the last interim as the next interim will.
-	chargeUnreported(sessions, rec.Feeds, elapsed, now)
+	sessions = unreported(rec, elapsed, now).Charge(sessions, now).Sessions
 	moved := false
 	if cur, err := session.Current(sessions, now); err == nil && rec.Feeds != "" && cur.ID != rec.Feeds {
 		moved = true

@@ -279,16 +279,7 @@ func SortByCreation(s []Data) {
 // when there are no sessions, else the status of the most recently created
 // session (ErrExpired, ErrTimeExhausted or ErrDataExhausted).
 func Current(sessions []Data, now time.Time) (Data, error) {
-	best := -1
-	for i, s := range sessions {
-		if !s.Available(now) {
-			continue
-		}
-		if best < 0 || better(s, sessions[best]) {
-			best = i
-		}
-	}
-	if best >= 0 {
+	if best := current(sessions, now); best >= 0 {
 		return sessions[best], nil
 	}
 	if len(sessions) == 0 {
@@ -301,6 +292,18 @@ func Current(sessions []Data, now time.Time) (Data, error) {
 		}
 	}
 	return Data{}, last.Status(now)
+}
+
+// current returns the index of the current session at now, -1 if none is
+// available.
+func current(sessions []Data, now time.Time) int {
+	best := -1
+	for i, s := range sessions {
+		if s.Available(now) && (best < 0 || better(s, sessions[best])) {
+			best = i
+		}
+	}
+	return best
 }
 
 // better reports whether available session a should be current rather than

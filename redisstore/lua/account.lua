@@ -231,6 +231,8 @@ else
   local byid
   list, byid = load_sessions(idx, ARGV[1])
 
+  -- The charging below is session.Usage.Charge's in Go (session/charge.go);
+  -- TestDifferentialCharging holds the two equal: change them together.
   -- The chain of sessions to charge: the one the record feeds (or, for a new
   -- record, the current one), then the other available sessions in the order
   -- they would become current.

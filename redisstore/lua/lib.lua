@@ -58,7 +58,8 @@ local function dump(list)
   return out
 end
 
--- The rules of package session, mirrored: keep them in step with session.go.
+-- The rules of package session, mirrored: keep them in step with session.go
+-- (TestDifferentialCharging compares account.lua with session.Usage.Charge).
 local function limits_time(s) return s.type == 'time' or s.type == 'time_or_data' end
 local function limits_data(s) return s.type == 'data' or s.type == 'time_or_data' end
 local function expired(s, now)
