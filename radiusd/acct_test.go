@@ -271,7 +271,7 @@ func TestAccountingDropped(t *testing.T) {
 	}
 }
 
-// TestAccountingStoreError checks DESIGN §5.8: on a store error nothing is
+// TestAccountingStoreError checks RFC 2866 §4.1: on a store error nothing is
 // written, and the NAS's retransmission is processed again, not dropped as
 // an in-flight duplicate nor answered from the cache.
 func TestAccountingStoreError(t *testing.T) {

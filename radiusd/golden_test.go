@@ -22,7 +22,7 @@ type goldenCase struct {
 	data session.Data
 }
 
-// goldenCases are the sessions of DESIGN §6 every vendor profile is
+// goldenCases are the sessions of README.md's "Attributes sent" every vendor profile is
 // checked against. The clock is testNow (2025-06-01T12:00:00Z).
 func goldenCases() []goldenCase {
 	mk := func(mac session.MAC, d session.Data) session.Data {
@@ -73,7 +73,7 @@ func goldenCases() []goldenCase {
 // TestGoldenAccept records, per vendor profile, the Access-Accept of each
 // golden session decoded to one "Name = value" line per attribute, through
 // the whole packet path. Regenerate with go test ./radiusd -run Golden -update
-// and check units by hand against DESIGN §6 before committing.
+// and check units by hand against README.md's "Attributes sent" before committing.
 func TestGoldenAccept(t *testing.T) {
 	type profileSet struct {
 		name     string

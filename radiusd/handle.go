@@ -132,7 +132,7 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 		}
 		return nil, OutcomeStoreError, err
 	}
-	// DESIGN §7.3: every Access-* reply and every Status-Server reply,
+	// docs/ARCHITECTURE.md, "Protocol rules": every Access-* reply and every Status-Server reply,
 	// including the Accounting-Response to one on the accounting port.
 	withMA := r.code != radius.CodeAccountingResponse || code == radius.CodeStatusServer
 	// RFC 2865 §5.33: every Proxy-State of the request, in order, in the

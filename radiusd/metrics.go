@@ -9,7 +9,7 @@ import (
 	"github.com/hotspot-radius/hsradius/radiusd/metric"
 )
 
-// Outcomes: every packet ends in exactly one (DESIGN §7.6).
+// Outcomes: every packet ends in exactly one (docs/ARCHITECTURE.md, "The path of one packet").
 const (
 	OutcomeAccepted            = "accepted"          // Access-Accept sent
 	OutcomeRejected            = "rejected"          // Access-Reject sent

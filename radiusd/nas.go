@@ -11,7 +11,7 @@ import (
 	"github.com/hotspot-radius/hsradius/session"
 )
 
-// Profile names a family of reply attributes a NAS understands (DESIGN §6).
+// Profile names a family of reply attributes a NAS understands (README.md, "Attributes sent").
 type Profile string
 
 // Vendor profiles.

@@ -1,6 +1,6 @@
 // Package radiusd is the RADIUS server of the hotspot backend: UDP
 // listeners for authentication and accounting, the NAS table and its
-// secrets, the packet checks of DESIGN §7 (authenticators,
+// secrets, the packet checks of docs/ARCHITECTURE.md ("Protocol rules") (authenticators,
 // Message-Authenticator, the RFC 5080 response cache, Status-Server, bounded
 // concurrency), and the handlers that turn Access-Requests and
 // Accounting-Requests into session decisions through the Store.

@@ -1,6 +1,6 @@
 package main
 
-// Fault tests (DESIGN §9): real traffic from a simulated NAS through the
+// Fault tests (docs/ARCHITECTURE.md, "Tests"): real traffic from a simulated NAS through the
 // real radiusd binary into a real redis-server, under duplicates,
 // reordering and replays, a Redis outage, a killed server, two servers on
 // one Redis, and a NAS reboot. Each compares what Redis holds with what the

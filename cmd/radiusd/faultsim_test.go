@@ -512,8 +512,8 @@ func parseFaultMetrics(r io.Reader) (faultMetrics, error) {
 
 // faultQuiesce waits until the servers have settled: nothing in flight,
 // and either their packet counts add up to want (the datagrams the proxies
-// sent them: every datagram ends in exactly one counted outcome, DESIGN
-// §7.6) or, with want < 0, the counts stopped moving. It returns the last
+// sent them: every datagram ends in exactly one counted outcome, see
+// docs/ARCHITECTURE.md) or, with want < 0, the counts stopped moving. It returns the last
 // scrape of each server.
 func faultQuiesce(t *testing.T, servers []*faultServer, want int64) []faultMetrics {
 	t.Helper()

@@ -1,5 +1,5 @@
 -- account.lua: apply one accounting packet (Start, Interim-Update or Stop)
--- to a device's sessions, exactly once. DESIGN §5.
+-- to a device's sessions, exactly once (docs/ARCHITECTURE.md).
 -- KEYS[1] accounting record (hash), KEYS[2] device index, KEYS[3] device's
 --        set of open records (members "<nas>|<Acct-Session-Id>")
 -- ARGV  1 session key base   2 kind: start|interim|stop   3 now (unix s)
