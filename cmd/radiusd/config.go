@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
 	"github.com/hotspot-radius/hsradius/redisstore"
 )
 
@@ -670,7 +671,6 @@ func (r *resolver) exclusive(path, key, inlineKey, inline, env, file string) int
 }
 
 var (
-	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
 	// envNameRE is a variable name as people write them (HSRADIUS_NAS_SECRET):
 	// capitals, digits and at least one underscore. Random secrets (hex is
 	// lower case, base32 and base64 have no underscore) do not match, so
@@ -839,7 +839,7 @@ func (r *resolver) admin(f adminFile) adminConfig {
 	a := adminConfig{Listen: strings.TrimSpace(f.Listen), Pprof: f.Pprof}
 	token, hasToken := r.secret("admin", "token", "token", f.Token, f.TokenEnv, f.TokenFile)
 	if hasToken {
-		if strings.ContainsAny(token, " \t\r\n") {
+		if err := adminapi.CheckToken(token); err != nil {
 			key := "admin.token"
 			switch {
 			case f.TokenEnv != "":
@@ -847,7 +847,7 @@ func (r *resolver) admin(f adminFile) adminConfig {
 			case f.TokenFile != "":
 				key = "admin.token_file"
 			}
-			p.add(key, "the token contains spaces or line breaks: clients send it in an HTTP header")
+			p.add(key, "%v", err)
 		} else {
 			a.Token = token
 			if len(token) < minTokenLen && !r.demo {
@@ -856,8 +856,8 @@ func (r *resolver) admin(f adminFile) adminConfig {
 		}
 	}
 	for i, h := range f.AllowedHosts {
-		if !hostNameRE.MatchString(h) {
-			p.add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "%q: want a host name, without scheme or port (e.g. radius-admin.example.net)", h)
+		if err := adminapi.CheckAllowedHost(h); err != nil {
+			p.add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "%v", err)
 			continue
 		}
 		a.AllowedHosts = append(a.AllowedHosts, h)

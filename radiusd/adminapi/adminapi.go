@@ -20,6 +20,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -144,17 +145,16 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Gatherer == nil {
 		errs = append(errs, errors.New("no metrics gatherer"))
 	}
-	if strings.ContainsAny(cfg.Token, " \t\r\n") {
-		errs = append(errs, errors.New("the token must not contain spaces or line breaks"))
+	if err := CheckToken(cfg.Token); err != nil {
+		errs = append(errs, fmt.Errorf("token: %w", err))
 	}
 	hosts := map[string]bool{}
-	for _, h := range cfg.AllowedHosts {
-		n := normalizeHost(h)
-		if n == "" || strings.ContainsAny(h, " \t\r\n/:@[]") {
-			errs = append(errs, fmt.Errorf("allowed host %q: want a host name without port or scheme", h))
+	for i, h := range cfg.AllowedHosts {
+		if err := CheckAllowedHost(h); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_hosts[%d]: %w", i, err))
 			continue
 		}
-		hosts[n] = true
+		hosts[normalizeHost(h)] = true
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("adminapi: %w", err)
@@ -268,6 +268,26 @@ func (a *api) foreign(r *http.Request) string {
 		return "cross-origin request refused: " + err.Error()
 	}
 	return ""
+}
+
+// hostName is a DNS name as allowed_hosts takes it.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?$`)
+
+// CheckToken is the rule a bearer token follows (the configuration checks
+// it with this, New too).
+func CheckToken(token string) error {
+	if strings.ContainsAny(token, " \t\r\n") {
+		return errors.New("the token contains spaces or line breaks: clients send it in an HTTP header")
+	}
+	return nil
+}
+
+// CheckAllowedHost is the rule a name of allowed_hosts follows.
+func CheckAllowedHost(h string) error {
+	if !hostName.MatchString(h) {
+		return fmt.Errorf("%q: want a host name, without scheme or port (e.g. radius-admin.example.net)", h)
+	}
+	return nil
 }
 
 // hostAllowed reports whether a Host header names this listener. An IP

@@ -859,7 +859,7 @@ func TestAdminAllowedHostsInvalid(t *testing.T) {
 			Sessions: session.NewSessionsMgr(nil, time.Now), Ready: func(context.Context) error { return nil },
 			Gatherer: prometheus.NewRegistry(), AllowedHosts: []string{h},
 		})
-		if err == nil || !strings.Contains(err.Error(), "allowed host") {
+		if err == nil || !strings.Contains(err.Error(), "allowed_hosts[0]") || !strings.Contains(err.Error(), "want a host name") {
 			t.Errorf("AllowedHosts %q: %v, want an error", h, err)
 		}
 	}
