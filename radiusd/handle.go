@@ -20,7 +20,7 @@ import (
 )
 
 var (
-	errMABad       = errors.New("Message-Authenticator does not verify")
+	errMABad       = errors.New("Message-Authenticator does not verify (wrong shared secret?)")
 	errMAMissing   = errors.New("Message-Authenticator required but missing")
 	errRequestAuth = errors.New("request authenticator does not verify (wrong shared secret?)")
 )
