@@ -201,13 +201,13 @@ func (l LoginStyle) String() string {
 
 // ParseAcctUpdates accepts interim, stop_start or stop_start_reset.
 func ParseAcctUpdates(s string) (session.AcctUpdates, error) {
-	switch strings.ToLower(s) {
-	case "interim", "":
+	if s == "" {
 		return session.AcctUpdatesInterim, nil
-	case "stop_start":
-		return session.AcctUpdatesStopStart, nil
-	case "stop_start_reset":
-		return session.AcctUpdatesStopStartReset, nil
+	}
+	for _, u := range []session.AcctUpdates{session.AcctUpdatesInterim, session.AcctUpdatesStopStart, session.AcctUpdatesStopStartReset} {
+		if strings.EqualFold(s, u.String()) {
+			return u, nil
+		}
 	}
 	return 0, fmt.Errorf("%q: want interim, stop_start (pfSense \"Stop/Start\") or stop_start_reset (pfSense \"Stop/Start (FreeRADIUS)\")", s)
 }

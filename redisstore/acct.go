@@ -115,7 +115,7 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
 		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
 		nasClock, ev.Class, flag(ev.Gigawords), flag(ev.Policy.Wrap32),
-		int64(ev.Policy.RetransmitWindow / time.Second), updatesArg(ev.Policy.Updates), sent.Unix(), legacy,
+		int64(ev.Policy.RetransmitWindow / time.Second), ev.Policy.Updates.String(), sent.Unix(), legacy,
 	}
 	member := openMember(ev.MAC, src, ev.SessionID)
 	var cmd *redis.Cmd
@@ -147,16 +147,6 @@ func flag(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-func updatesArg(u session.AcctUpdates) string {
-	switch u {
-	case session.AcctUpdatesStopStart:
-		return "stopstart"
-	case session.AcctUpdatesStopStartReset:
-		return "stopstart_reset"
-	}
-	return "interim"
 }
 
 func decodeAcct(v []any) (session.AcctResult, error) {

@@ -149,7 +149,7 @@ type disagreement struct {
 func (d *disagreement) Error() string {
 	return fmt.Sprintf("packet %d: %s %s/%s mac %s st=%d in=%d out=%d event %s now %s (updates %s): %s\n%s",
 		d.packet, d.ev.Kind, d.ev.NAS, d.ev.SessionID, d.ev.MAC, d.ev.SessionTime, d.ev.InputOctets, d.ev.OutputOctets,
-		d.ev.EventTime.Format(time.RFC3339), d.ev.Now.Format(time.RFC3339), updatesArg(d.ev.Policy.Updates), d.problem, d.state)
+		d.ev.EventTime.Format(time.RFC3339), d.ev.Now.Format(time.RFC3339), d.ev.Policy.Updates, d.problem, d.state)
 }
 
 // diffRecord is one NAS session of a device, as the test's NAS counts it.

@@ -108,6 +108,18 @@ const (
 	AcctUpdatesStopStartReset
 )
 
+// String is the style's name in the configuration (accounting_updates)
+// and in the accounting script.
+func (u AcctUpdates) String() string {
+	switch u {
+	case AcctUpdatesStopStart:
+		return "stop_start"
+	case AcctUpdatesStopStartReset:
+		return "stop_start_reset"
+	}
+	return "interim"
+}
+
 // NASAttrs are the attributes a NAS identifies a session by in RFC 5176
 // requests, as the NAS sent them.
 type NASAttrs struct {

@@ -394,19 +394,8 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 		Uint32("global_down_mbits", n.GlobalDownMbits).Uint32("global_up_mbits", n.GlobalUpMbits).
 		Int("coa_port", n.CoAPort).Str("on_spill", n.OnSpill.String()).
 		Str("login", n.Login.String()).Str("mac_suffix", n.MACSuffix).
-		Str("accounting_updates", updatesName(n.Acct.Updates)).Dur("retransmit_window", n.Acct.RetransmitWindow).
+		Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
 		Str("counter_wrap", map[bool]string{true: "wrap", false: "reset"}[n.Acct.Wrap32])
-}
-
-// updatesName is the configuration's name of an accounting update style.
-func updatesName(u session.AcctUpdates) string {
-	switch u {
-	case session.AcctUpdatesStopStart:
-		return "stop_start"
-	case session.AcctUpdatesStopStartReset:
-		return "stop_start_reset"
-	}
-	return "interim"
 }
 
 // enforceLog logs the enforcement settings (enabled false when off).

@@ -12,7 +12,7 @@
 --      20 Class echoed from our Access-Accept ('' if none)
 --      21 '1' when the packet carried Gigawords  22 '1': read a decrease
 --         without Gigawords as a 32-bit wrap      23 retransmit window (s)
---      24 updates: interim | stopstart | stopstart_reset
+--      24 updates: interim | stop_start | stop_start_reset
 --      25 arrival minus Acct-Delay-Time (unix s, the server's clock)
 --      26 the record's member in KEYS[3] under its legacy key KEYS[4]
 -- KEYS[4] (network NAS entries only) the record's key before the address
@@ -84,36 +84,36 @@ local function grown(new, last)
 end
 local segmented = updates ~= 'interim' and kind ~= 'interim'
 -- pfSense Stop/Start: the segments the record counted, identified by
--- their session time (stopstart) or their start (stopstart_reset).
+-- their session time (stop_start) or their start (stop_start_reset).
 local segs, seg = {}, nil
 for x in string.gmatch(r[16] or '', '%S+') do segs[#segs + 1] = tonumber(x) end
 local function counted_seg(key)
   for _, x in ipairs(segs) do
-    if (updates == 'stopstart' and x == key) or (updates ~= 'stopstart' and math.abs(x - key) <= window) then return true end
+    if (updates == 'stop_start' and x == key) or (updates ~= 'stop_start' and math.abs(x - key) <= window) then return true end
   end
   -- Older than every segment still remembered: too old to tell, so a copy.
-  return #segs >= 16 and key < segs[1] - (updates == 'stopstart' and 0 or window)
+  return #segs >= 16 and key < segs[1] - (updates == 'stop_start' and 0 or window)
 end
 if not exists then
   dt, din, dout = st, inb, outb
-  if segmented and kind == 'stop' then seg = updates == 'stopstart' and st or began end
+  if segmented and kind == 'stop' then seg = updates == 'stop_start' and st or began end
 elseif segmented then
   -- pfSense "Stop/Start": at each update a Stop, then a Start with the same
   -- Acct-Session-Id and no counters. pfSense zeroes its octet counters after
   -- each Stop, so a Stop's octets cover its segment only; its session time
-  -- is cumulative since login (stopstart) or the segment's own
-  -- (stopstart_reset, "FreeRADIUS" mode). The record keeps the totals. A
-  -- Stop counts once per segment: a segment is its session time (stopstart)
-  -- or its start within the retransmit window (stopstart_reset, whose
+  -- is cumulative since login (stop_start) or the segment's own
+  -- (stop_start_reset, "FreeRADIUS" mode). The record keeps the totals. A
+  -- Stop counts once per segment: a segment is its session time (stop_start)
+  -- or its start within the retransmit window (stop_start_reset, whose
   -- session time says nothing about order); a Stop of a segment already
   -- counted is a copy, whatever order the segments arrive in.
   if kind == 'start' then
     if r[1] == 'stopped' then reopened = true else outcome = 'stale' end
     new_in, new_out, new_t = last_in, last_out, last_t
   else
-    local key = updates == 'stopstart' and st or began
+    local key = updates == 'stop_start' and st or began
     if not counted_seg(key) then
-      dt = updates == 'stopstart' and math.max(0, st - last_t) or st
+      dt = updates == 'stop_start' and math.max(0, st - last_t) or st
       din, dout = inb, outb
       new_in, new_out, new_t = last_in + inb, last_out + outb, last_t + dt
       seg = key
