@@ -55,17 +55,33 @@ func splitNAS(nas string) (name, src string) {
 
 // Account applies one accounting packet to the device's sessions: one Lua
 // script (plus the NAS's open-record index in the same pipeline), so one
-// round trip, batched with other packets' calls. It is idempotent for a given packet: counters are cumulative,
+// round trip, batched with other packets' calls; packets waiting together
+// for one Redis node share one script call (acctbatch.go), each still
+// applied atomically and on its own. It is idempotent for a given packet:
+// counters are cumulative,
 // so a retry after a timeout adds nothing the first attempt stored.
 func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.AcctResult, error) {
-	if err := ValidNAS(ev.NAS); err != nil {
+	c, kind, err := s.acctCall(ev)
+	if err != nil {
 		return session.AcctResult{}, err
 	}
+	if err := s.batch.account(ctx, c); err != nil {
+		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, translate(err))
+	}
+	return acctReply(c, kind, ev)
+}
+
+// acctCall checks ev and returns account.lua's call for it, and its kind
+// as the script names it.
+func (s *Store) acctCall(ev session.AcctEvent) (*acctCall, string, error) {
+	if err := ValidNAS(ev.NAS); err != nil {
+		return nil, "", err
+	}
 	if m, err := session.ParseMAC(string(ev.MAC)); err != nil || m != ev.MAC {
-		return session.AcctResult{}, fmt.Errorf("%w: accounting for mac %q: not a normalized MAC", session.ErrInvalid, ev.MAC)
+		return nil, "", fmt.Errorf("%w: accounting for mac %q: not a normalized MAC", session.ErrInvalid, ev.MAC)
 	}
 	if ev.Now.IsZero() {
-		return session.AcctResult{}, fmt.Errorf("%w: accounting event without a time", session.ErrInvalid)
+		return nil, "", fmt.Errorf("%w: accounting event without a time", session.ErrInvalid)
 	}
 	var kind string
 	switch ev.Kind {
@@ -76,14 +92,14 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 	case session.AcctStop:
 		kind = "stop"
 	default:
-		return session.AcctResult{}, fmt.Errorf("%w: accounting kind %d", session.ErrInvalid, ev.Kind)
+		return nil, "", fmt.Errorf("%w: accounting kind %d", session.ErrInvalid, ev.Kind)
 	}
 	// Lua numbers are doubles: exact below 2^53. The script adds input and
 	// output, so their sum must stay below it too (each alone is checked
 	// first, so the sum cannot overflow).
 	const max53 = 1 << 53
 	if ev.InputOctets >= max53 || ev.OutputOctets >= max53 || ev.SessionTime >= max53 || ev.InputOctets+ev.OutputOctets >= max53 {
-		return session.AcctResult{}, fmt.Errorf("%w: counters above 2^53 (in %d, out %d, time %d)", session.ErrInvalid, ev.InputOctets, ev.OutputOctets, ev.SessionTime)
+		return nil, "", fmt.Errorf("%w: counters above 2^53 (in %d, out %d, time %d)", session.ErrInvalid, ev.InputOctets, ev.OutputOctets, ev.SessionTime)
 	}
 	now, evt := ev.Now.Unix(), ev.EventTime.Unix()
 	if ev.EventTime.IsZero() {
@@ -118,22 +134,21 @@ func (s *Store) Account(ctx context.Context, ev session.AcctEvent) (session.Acct
 		int64(ev.Policy.RetransmitWindow / time.Second), ev.Policy.Updates.String(), sent.Unix(), legacy,
 	}
 	member := openMember(ev.MAC, src, ev.SessionID)
-	var cmd *redis.Cmd
-	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
-		cmd = evalScript(ctx, pipe, s.account, eval, keys, args...)
-		if ev.Kind == session.AcctStop {
-			pipe.ZRem(ctx, s.keys.nasOpen(name), member)
-			pipe.ZRem(ctx, s.keys.schedule(), schedMember(ev.NAS, ev.MAC, ev.SessionID))
-		} else {
-			pipe.ZAdd(ctx, s.keys.nasOpen(name), redis.Z{Score: float64(now), Member: member})
-		}
-	})
-	if err != nil {
-		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, translate(err))
+	c := &acctCall{keys: keys, args: args}
+	if ev.Kind == session.AcctStop {
+		c.index = []indexOp{{key: s.keys.nasOpen(name), member: member},
+			{key: s.keys.schedule(), member: schedMember(ev.NAS, ev.MAC, ev.SessionID)}}
+	} else {
+		c.index = []indexOp{{key: s.keys.nasOpen(name), add: true, member: member, score: float64(now)}}
 	}
-	v, err := cmd.Slice()
-	if err != nil {
-		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: %w", kind, ev.NAS, ev.SessionID, err)
+	return c, kind, nil
+}
+
+// acctReply decodes account.lua's reply to c.
+func acctReply(c *acctCall, kind string, ev session.AcctEvent) (session.AcctResult, error) {
+	v, ok := c.reply.([]any)
+	if !ok {
+		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: reply %T, want an array", kind, ev.NAS, ev.SessionID, c.reply)
 	}
 	res, err := decodeAcct(v)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,7 +36,8 @@ const maxBatch = 128
 
 type job struct {
 	ctx   context.Context                       // the caller's: bounds its wait and the pipeline
-	build func(pipe redis.Pipeliner, eval bool) // queues the job's commands
+	build func(pipe redis.Pipeliner, eval bool) // queues the job's commands (nil for acct)
+	acct  *acctCall                             // an accounting packet, which may share a script call
 	err   error                                 // first error among them (not redis.Nil)
 	done  chan struct{}
 }
@@ -43,6 +45,18 @@ type job struct {
 type batcher struct {
 	rdb          redis.UniversalClient
 	maxPipelines int
+	// acct applies one accounting packet, acctBatch several (nil: every
+	// packet is its own script call).
+	acct, acctBatch *redis.Script
+	// unbatched is set once a Redis refused acctBatch as a whole (not for a
+	// packet's own error): from then on every packet is its own call.
+	unbatched atomic.Bool
+	// calls counts the shared script calls sent, alone the packets that
+	// had to run again alone after one (for tests and diagnosis).
+	calls, alone atomic.Int64
+	// nodeOf names the Redis node of a key, to group packets per node
+	// (batcher.node; tests replace it).
+	nodeOf func(ctx context.Context, key string) any
 
 	mu      sync.Mutex
 	pending []*job
@@ -51,7 +65,9 @@ type batcher struct {
 
 // newBatcher runs at most maxPipelines (Options.MaxPipelines) at once.
 func newBatcher(rdb redis.UniversalClient, maxPipelines int) *batcher {
-	return &batcher{rdb: rdb, maxPipelines: maxPipelines}
+	b := &batcher{rdb: rdb, maxPipelines: maxPipelines}
+	b.nodeOf = b.node
+	return b
 }
 
 // do runs the commands build queues, with EVALSHA (eval false) or, after
@@ -63,10 +79,21 @@ func newBatcher(rdb redis.UniversalClient, maxPipelines int) *batcher {
 // for when it returns; the NAS retries), one already sent may still run (as
 // a sent command would).
 func (b *batcher) do(ctx context.Context, build func(pipe redis.Pipeliner, eval bool)) error {
+	return b.enqueue(&job{ctx: ctx, build: build, done: make(chan struct{})})
+}
+
+// account applies one accounting packet: alone or, with other packets
+// waiting for the same Redis node, in one script call (account_batch.lua);
+// c.reply is account.lua's reply. Errors as do's.
+func (b *batcher) account(ctx context.Context, c *acctCall) error {
+	return b.enqueue(&job{ctx: ctx, acct: c, done: make(chan struct{})})
+}
+
+func (b *batcher) enqueue(j *job) error {
+	ctx := j.ctx
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &job{ctx: ctx, build: build, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, j)
 	if b.running < b.maxPipelines {
@@ -176,27 +203,52 @@ func (b *batcher) exec(batch []*job) {
 		ctx, cancel = context.WithDeadline(ctx, latest)
 	}
 	defer cancel()
-	if retry := b.run(ctx, batch, false); len(retry) > 0 {
-		b.run(ctx, retry, true)
+	if alone := b.runAll(ctx, batch, b.acctBatch != nil && !b.unbatched.Load()); len(alone) > 0 {
+		b.alone.Add(int64(len(alone)))
+		b.runAll(ctx, alone, false)
 	}
+}
+
+// runAll runs the jobs in one pipeline and those that met NOSCRIPT again
+// with EVAL; it returns the accounting jobs to run again alone (batched
+// only: see run).
+func (b *batcher) runAll(ctx context.Context, jobs []*job, batched bool) []*job {
+	retry, alone := b.run(ctx, jobs, false, batched)
+	if len(retry) > 0 {
+		_, more := b.run(ctx, retry, true, batched)
+		alone = append(alone, more...)
+	}
+	return alone
 }
 
 // run queues every job in one pipeline, executes it and releases the jobs
 // that ran; it returns those that met NOSCRIPT (their scripts did not run;
-// their other commands are idempotent).
-func (b *batcher) run(ctx context.Context, jobs []*job, eval bool) []*job {
+// their other commands are idempotent) and, when batched, the accounting
+// packets that could not run in a shared call (a Cluster slot that moved,
+// or a Redis that refused the batch script): they run again alone, which is
+// safe because a packet that failed wrote nothing and a packet is
+// idempotent anyway.
+func (b *batcher) run(ctx context.Context, jobs []*job, eval, batched bool) (retry, alone []*job) {
 	pipe := b.rdb.Pipeline()
 	ends := make([]int, len(jobs))
+	var calls []*job // accounting jobs, queued after the others
 	for i, j := range jobs {
-		j.build(pipe, eval)
+		if j.acct != nil {
+			calls = append(calls, j)
+		} else {
+			j.build(pipe, eval)
+		}
 		ends[i] = pipe.Len()
 	}
+	groups := b.queueAcct(ctx, pipe, calls, eval, batched)
 	cmds, execErr := pipe.Exec(ctx)
-	var retry []*job
 	start := 0
 	for i, j := range jobs {
 		end := ends[i]
 		j.err = nil
+		if j.acct != nil {
+			continue
+		}
 		noscript := false
 		if end > len(cmds) { // defensive: go-redis returns every queued command, each with its error
 			j.err = execErr
@@ -221,5 +273,10 @@ func (b *batcher) run(ctx context.Context, jobs []*job, eval bool) []*job {
 		}
 		close(j.done)
 	}
-	return retry
+	for _, g := range groups {
+		r, a := b.settle(g, eval)
+		retry = append(retry, r...)
+		alone = append(alone, a...)
+	}
+	return retry, alone
 }

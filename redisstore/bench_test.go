@@ -203,3 +203,51 @@ func benchDevices(b *testing.B, n int) *Store {
 func benchMAC(k int) session.MAC {
 	return session.MAC(fmt.Sprintf("02:00:00:%02x:%02x:%02x", k>>16&0xff, k>>8&0xff, k&0xff))
 }
+
+// BenchmarkAccountBatch sends the interims of size devices as one batch
+// (one pipeline; one script call when batching is on): one op is one
+// batch, so Redis's instructions per interim are its instructions per op
+// divided by size (BENCHMARKS.md, "Where the time goes").
+func BenchmarkAccountBatch(b *testing.B) {
+	for _, size := range []int{1, 8, 32, 64} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			s := benchDevices(b, size)
+			evs := make([]session.AcctEvent, size)
+			for k := range evs {
+				evs[k] = pkt(session.AcctInterim, benchMAC(k), "bench", 0, 0, 0, t0)
+			}
+			ctx := b.Context()
+			jobs := make([]*job, size)
+			calls := make([]*acctCall, size)
+			b.ReportAllocs()
+			report := redisCPU(b, s)
+			for b.Loop() {
+				for k := range evs {
+					ev := &evs[k]
+					ev.SessionTime++
+					ev.InputOctets += 1500
+					ev.OutputOctets += 15000
+					ev.EventTime = ev.EventTime.Add(time.Second)
+					ev.Now = ev.EventTime
+					c, _, err := s.acctCall(*ev)
+					if err != nil {
+						b.Fatal(err)
+					}
+					calls[k] = c
+					jobs[k] = &job{ctx: ctx, acct: c, done: make(chan struct{})}
+				}
+				s.batch.exec(jobs)
+				for k, j := range jobs {
+					if j.err != nil {
+						b.Fatal(j.err)
+					}
+					res, err := acctReply(calls[k], "interim", evs[k])
+					if err != nil || res.Outcome != session.AcctApplied {
+						b.Fatalf("outcome %v, %v", res.Outcome, err)
+					}
+				}
+			}
+			report()
+		})
+	}
+}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -100,7 +98,7 @@ func TestDifferentialChargingCatchesMutants(t *testing.T) {
 			*src = strings.Replace(*src, m.old, m.new, 1)
 			s := newTestStore(t, addr)
 			flushAll(t, s)
-			s.account = redis.NewScript(lib + "\n" + acct)
+			s.setAccount(lib, acct)
 			for _, seed := range chargeSeeds {
 				_, err := runDifferential(t.Context(), s, seed)
 				var d *disagreement

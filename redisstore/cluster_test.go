@@ -34,6 +34,7 @@ func TestStoreCluster(t *testing.T) {
 	testStore(t, newStore)
 	t.Run("ManyDevices", func(t *testing.T) { testClusterManyDevices(t, newStore(t)) })
 	t.Run("KeySlotMatchesRedis", func(t *testing.T) { testKeySlotMatchesRedis(t, c) })
+	t.Run("AcctBatchSpansSlots", func(t *testing.T) { testAcctBatchSpansSlots(t, newStore(t)) })
 }
 
 // clusterMACs returns n device MACs whose keys fall on every master of the

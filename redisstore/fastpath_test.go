@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -23,6 +21,11 @@ import (
 // cheaper way to compute the same answer. Small limits, several sessions per
 // device, expiries, reordering, duplicates, counter resets, Starts and Stops
 // make the full path's special cases common.
+//
+// A third store takes the same traffic in batches (several packets of
+// several devices per script call, account_batch.lua, in the order the
+// devices sent them): each packet's result and every key must be identical
+// to the packet applied alone.
 func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	addr := redistest.Start(t).Addr
 	newStore := func(prefix string, full bool) *Store {
@@ -40,11 +43,11 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			if src == luaAccount {
 				t.Fatal(`account.lua has no "if fast then" to switch off: update this test`)
 			}
-			s.account = redis.NewScript(luaLib + "\n" + src)
+			s.setAccount(luaLib, src)
 		}
 		return s
 	}
-	fast, full := newStore("fast:", false), newStore("full:", true)
+	fast, full, batched := newStore("fast:", false), newStore("full:", true), newStore("batch:", false)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	specs := []func() session.Spec{
@@ -59,13 +62,14 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		},
 	}
 	var traffic []session.AcctEvent
+	var perDevice [][]int // indexes in traffic, per device
 	var macs []session.MAC
 	for dev := range 40 {
 		mac := session.MAC(fmt.Sprintf("02:00:00:00:01:%02x", dev))
 		macs = append(macs, mac)
 		for range 1 + rng.IntN(3) {
 			sp := specs[rng.IntN(len(specs))]()
-			for _, s := range []*Store{fast, full} {
+			for _, s := range []*Store{fast, full, batched} {
 				if _, err := mgrAt(s, t0).CreateSession(t.Context(), string(mac), sp); err != nil {
 					t.Fatal(err)
 				}
@@ -106,6 +110,11 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 				}
 			}
 		}
+		var mine []int
+		for i := range sent {
+			mine = append(mine, len(traffic)+i)
+		}
+		perDevice = append(perDevice, mine)
 		traffic = append(traffic, sent...)
 	}
 
@@ -144,6 +153,50 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			t.Fatalf("packet %d: %d sessions returned, full path %d", i, len(a.Sessions), len(b.Sessions))
 		}
 	}
+	// The batched store: the devices' packets interleaved, each device's in
+	// its order, in batches of 1 to 80 (more than one script call holds).
+	var order []int
+	for k := 0; len(order) < len(traffic); k++ {
+		for _, mine := range perDevice {
+			if k < len(mine) {
+				order = append(order, mine[k])
+			}
+		}
+	}
+	batchCalls := batched.batch.calls.Load()
+	for len(order) > 0 {
+		n := min(len(order), 1+rng.IntN(80))
+		jobs := make([]*job, n)
+		calls := make([]*acctCall, n)
+		kinds := make([]string, n)
+		for k, i := range order[:n] {
+			var err error
+			if calls[k], kinds[k], err = batched.acctCall(traffic[i]); err != nil {
+				t.Fatal(err)
+			}
+			jobs[k] = &job{ctx: t.Context(), acct: calls[k], done: make(chan struct{})}
+		}
+		batched.batch.exec(jobs)
+		for k, i := range order[:n] {
+			if jobs[k].err != nil {
+				t.Fatalf("packet %d in a batch: %v", i, jobs[k].err)
+			}
+			b, err := acctReply(calls[k], kinds[k], traffic[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := results[i]; !equalResults(a, b) || len(a.Sessions) != len(b.Sessions) {
+				t.Fatalf("packet %d (%s %s %s st=%d) alone %+v\n in a batch %+v", i, traffic[i].MAC, traffic[i].Kind,
+					traffic[i].SessionID, traffic[i].SessionTime, a, b)
+			}
+		}
+		order = order[n:]
+	}
+	if batchCalls == batched.batch.calls.Load() || batched.batch.alone.Load() != 0 {
+		t.Errorf("batched store: %d shared script calls, %d packets alone: want shared calls only",
+			batched.batch.calls.Load()-batchCalls, batched.batch.alone.Load())
+	}
+
 	for _, mac := range macs {
 		la, err := fast.DeviceSessions(t.Context(), mac)
 		if err != nil {
@@ -170,38 +223,43 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		slices.Sort(ks)
 		return ks
 	}
-	fastKeys, fullKeys := keysOf("fast:"), keysOf("full:")
-	if len(fastKeys) != len(fullKeys) || len(fastKeys) == 0 {
-		t.Fatalf("%d keys under fast:, %d under full:", len(fastKeys), len(fullKeys))
+	same := func(pa, pb string) int {
+		aKeys, bKeys := keysOf(pa), keysOf(pb)
+		if len(aKeys) != len(bKeys) || len(aKeys) == 0 {
+			t.Fatalf("%d keys under %s, %d under %s", len(aKeys), pa, len(bKeys), pb)
+		}
+		for i, k := range aKeys {
+			other := pb + strings.TrimPrefix(k, pa)
+			if bKeys[i] != other {
+				t.Fatalf("key %s has no twin (next %s key %s)", k, pb, bKeys[i])
+			}
+			typ, err := fast.rdb.Type(t.Context(), k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a, b any
+			switch typ {
+			case "hash":
+				a, b = fast.rdb.HGetAll(t.Context(), k).Val(), fast.rdb.HGetAll(t.Context(), other).Val()
+			case "zset":
+				a, b = fast.rdb.ZRangeWithScores(t.Context(), k, 0, -1).Val(), fast.rdb.ZRangeWithScores(t.Context(), other, 0, -1).Val()
+			case "set":
+				sa, sb := fast.rdb.SMembers(t.Context(), k).Val(), fast.rdb.SMembers(t.Context(), other).Val()
+				slices.Sort(sa)
+				slices.Sort(sb)
+				a, b = sa, sb
+			default:
+				a, b = fast.rdb.Get(t.Context(), k).Val(), fast.rdb.Get(t.Context(), other).Val()
+			}
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("%s (%s):\n %s %v\n %s %v", k, typ, pa, a, pb, b)
+			}
+		}
+		return len(aKeys)
 	}
-	for i, k := range fastKeys {
-		other := "full:" + strings.TrimPrefix(k, "fast:")
-		if fullKeys[i] != other {
-			t.Fatalf("key %s has no twin (next full: key %s)", k, fullKeys[i])
-		}
-		typ, err := fast.rdb.Type(t.Context(), k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var a, b any
-		switch typ {
-		case "hash":
-			a, b = fast.rdb.HGetAll(t.Context(), k).Val(), fast.rdb.HGetAll(t.Context(), other).Val()
-		case "zset":
-			a, b = fast.rdb.ZRangeWithScores(t.Context(), k, 0, -1).Val(), fast.rdb.ZRangeWithScores(t.Context(), other, 0, -1).Val()
-		case "set":
-			sa, sb := fast.rdb.SMembers(t.Context(), k).Val(), fast.rdb.SMembers(t.Context(), other).Val()
-			slices.Sort(sa)
-			slices.Sort(sb)
-			a, b = sa, sb
-		default:
-			a, b = fast.rdb.Get(t.Context(), k).Val(), fast.rdb.Get(t.Context(), other).Val()
-		}
-		if fmt.Sprint(a) != fmt.Sprint(b) {
-			t.Errorf("%s (%s):\n fast path %v\n full path %v", k, typ, a, b)
-		}
-	}
-	t.Logf("%d packets, %d took the fast path (no device read); %d keys identical", len(traffic), skipped, len(fastKeys))
+	nkeys := same("fast:", "full:")
+	same("fast:", "batch:")
+	t.Logf("%d packets, %d took the fast path (no device read); %d keys identical", len(traffic), skipped, nkeys)
 	if skipped < int64(len(traffic))/5 || skipped == int64(len(traffic)) {
 		t.Errorf("%d of %d packets took the fast path: the traffic does not exercise both paths", skipped, len(traffic))
 	}

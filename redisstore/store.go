@@ -35,6 +35,8 @@ var (
 	luaDelete string
 	//go:embed lua/account.lua
 	luaAccount string
+	//go:embed lua/account_batch.lua
+	luaAccountBatch string
 	//go:embed lua/close.lua
 	luaClose string
 	//go:embed lua/records.lua
@@ -149,7 +151,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	script := func(src string) *redis.Script { return redis.NewScript(luaLib + "\n" + src) }
-	return &Store{
+	st := &Store{
 		rdb:       rdb,
 		keys:      keys{prefix: opts.Prefix},
 		open:      strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
@@ -159,13 +161,23 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		create:    script(luaCreate),
 		save:      script(luaSave),
 		del:       script(luaDelete),
-		account:   script(luaAccount),
 		close:     script(luaClose),
 		records:   script(luaRecords),
 		record:    script(luaRecord),
 		claim:     script(luaClaim),
 		batch:     newBatcher(rdb, opts.MaxPipelines),
-	}, nil
+	}
+	st.setAccount(luaLib, luaAccount)
+	return st, nil
+}
+
+// setAccount makes the accounting scripts of lib (lib.lua) and acct
+// (account.lua, which defines account(KEYS, ARGV)): the entry point of one
+// packet, and of several (account_batch.lua). Tests pass altered sources.
+func (s *Store) setAccount(lib, acct string) {
+	s.account = redis.NewScript(lib + "\n" + acct + "\nreturn account(KEYS, ARGV)\n")
+	s.batch.acct = s.account
+	s.batch.acctBatch = redis.NewScript(lib + "\n" + acct + "\n" + luaAccountBatch)
 }
 
 // Ping reports whether Redis answers.

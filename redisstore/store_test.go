@@ -113,6 +113,8 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"AcctIdentityStopStartReorder", testAcctIdentityStopStartReorder},
 		{"AcctIdentityIdleStopLongIdle", testAcctIdentityIdleStopLongIdle},
 		{"AcctIdentityUpgradeNetworkEntry", testAcctIdentityUpgradeNetworkEntry},
+		{"AcctBatchMalformedNeighbour", testAcctBatchMalformedNeighbour},
+		{"AcctBatchRefused", testAcctBatchRefused},
 		{"CloseNAS", testCloseNAS},
 		{"AgreesWithCurrent", testAgreesWithCurrent},
 		{"NoScript", testNoScript},

@@ -1,5 +1,8 @@
 -- account.lua: apply one accounting packet (Start, Interim-Update or Stop)
 -- to a device's sessions, exactly once (docs/ARCHITECTURE.md).
+-- It defines account(KEYS, ARGV), the one home of the accounting rules; the
+-- store appends the entry point: one packet (return account(KEYS, ARGV)) or
+-- several (account_batch.lua, which applies each packet in turn).
 -- KEYS[1] accounting record (hash), KEYS[2] device index, KEYS[3] device's
 --        set of open records (members "<nas>|<Acct-Session-Id>")
 -- ARGV  1 session key base   2 kind: start|interim|stop   3 now (unix s)
@@ -30,10 +33,21 @@
 -- spill-over, an exhausted or expired or deleted session, a reopened record)
 -- reads every session of the device and runs the spill-over chain (full
 -- path), which the fast path is a special case of.
+local function account(KEYS, ARGV)
+-- A packet is checked before anything is written: a packet the script
+-- refuses (an error) has changed nothing, so its neighbours in a batch
+-- are unaffected (README "The Redis schema").
+if #KEYS < 3 or (ARGV[2] ~= 'start' and ARGV[2] ~= 'interim' and ARGV[2] ~= 'stop') then
+  error('account: malformed packet: keys or kind')
+end
 local rec, idx, open_set = KEYS[1], KEYS[2], KEYS[3]
 local kind = ARGV[2]
 local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local window, sent = tonumber(ARGV[23]), tonumber(ARGV[25])
+if not (now and ev and st and inb and outb and window and sent and tonumber(ARGV[8]) and tonumber(ARGV[9])) then
+  error('account: malformed packet: a number argument is not a number')
+end
 
 local fields = {'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
   'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
@@ -58,13 +72,12 @@ local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
 local nasclock, class, updates = ARGV[19] == '1', ARGV[20], ARGV[24]
 local gw = ARGV[21] == '1' or r[15] == '1'
-local window = tonumber(ARGV[23])
 -- When this packet's NAS session began, on the server's clock (never the
 -- NAS's, which may step): arrival − Acct-Delay-Time − Acct-Session-Time.
 -- It overestimates by at most the retransmit window (a copy the NAS resent
 -- without raising Acct-Delay-Time). The record keeps the smallest of its
 -- packets' (began_at): the closest to the truth.
-local began = tonumber(ARGV[25]) - st
+local began = sent - st
 local rbegan = tonumber(r[19]) or tonumber(r[13]) or began
 
 -- Deltas from the cumulative counters; new absolutes to store.
@@ -364,3 +377,4 @@ local sessions = {}
 if list ~= nil and (fresh or moved == 1) then sessions = dump(list) end
 return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, sessions,
   fresh and 1 or 0, left and 1 or 0}
+end

@@ -1,0 +1,27 @@
+-- account_batch.lua: several accounting packets in one call, each applied by
+-- account() (account.lua, the one home of the rules) in order, each on its
+-- own: a packet that fails (malformed, a key of the wrong type, a key this
+-- Redis Cluster node does not serve) returns its error and has written
+-- nothing (account checks before it writes); the others apply as if alone.
+-- KEYS[1] the first packet's record (routes the call to its Cluster node;
+--         the packets' keys, all on that node, are in ARGV: a script without
+--         flags may reach keys of several slots of its node)
+-- ARGV    for each packet: number of keys k, number of arguments a, then
+--         its k keys and a arguments, as account.lua takes them
+-- Returns one reply per packet: account's, or {'error', message}.
+local out, pos, n = {}, 1, #ARGV
+while pos <= n do
+  local k, a = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
+  local keys, args = {}, {}
+  for j = 1, k do keys[j] = ARGV[pos + 1 + j] end
+  for j = 1, a do args[j] = ARGV[pos + 1 + k + j] end
+  pos = pos + 2 + k + a
+  local ok, res = pcall(account, keys, args)
+  if ok then
+    out[#out + 1] = res
+  else
+    if type(res) == 'table' then res = res.err end
+    out[#out + 1] = {'error', tostring(res)}
+  end
+end
+return out
