@@ -146,11 +146,7 @@ func (s *Store) acctCall(ev session.AcctEvent) (*acctCall, string, error) {
 
 // acctReply decodes account.lua's reply to c.
 func acctReply(c *acctCall, kind string, ev session.AcctEvent) (session.AcctResult, error) {
-	v, ok := c.reply.([]any)
-	if !ok {
-		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: reply %T, want an array", kind, ev.NAS, ev.SessionID, c.reply)
-	}
-	res, err := decodeAcct(v)
+	res, err := decodeAcct(c.reply)
 	if err != nil {
 		return session.AcctResult{}, fmt.Errorf("redisstore: account %s %s/%s: reply: %w", kind, ev.NAS, ev.SessionID, err)
 	}
@@ -164,13 +160,28 @@ func flag(b bool) string {
 	return "0"
 }
 
-func decodeAcct(v []any) (session.AcctResult, error) {
+// decodeAcct reads account.lua's reply: "outcome feeds moved unbilled_secs
+// unbilled_bytes new left" and "id secs bytes" per charge, alone or with
+// the device's sessions as {that string, sessions}.
+func decodeAcct(reply any) (session.AcctResult, error) {
 	var r session.AcctResult
-	if len(v) != 9 {
-		return r, fmt.Errorf("%d items, want 9", len(v))
+	head, ok := reply.(string)
+	var list []any
+	if !ok {
+		v, _ := reply.([]any)
+		if len(v) != 2 {
+			return r, fmt.Errorf("%T, want a string or {string, sessions}", reply)
+		}
+		if head, ok = v[0].(string); !ok {
+			return r, fmt.Errorf("%T, want a string", v[0])
+		}
+		list, _ = v[1].([]any)
 	}
-	str := func(i int) string { s, _ := v[i].(string); return s }
-	switch str(0) {
+	f := strings.Fields(head)
+	if len(f) < 7 || (len(f)-7)%3 != 0 {
+		return r, fmt.Errorf("%q: want 7 fields and 3 per charge", head)
+	}
+	switch f[0] {
 	case "applied":
 		r.Outcome = session.AcctApplied
 	case "stale":
@@ -178,33 +189,28 @@ func decodeAcct(v []any) (session.AcctResult, error) {
 	case "after_stop":
 		r.Outcome = session.AcctAfterStop
 	default:
-		return r, fmt.Errorf("unknown outcome %v", v[0])
+		return r, fmt.Errorf("unknown outcome %q", f[0])
 	}
-	r.Feeds = str(1)
-	moved, _ := v[2].(int64)
-	r.Moved = moved == 1
-	fresh, _ := v[7].(int64)
-	r.NewRecord = fresh == 1
-	left, _ := v[8].(int64)
-	r.Left = left == 1
+	if f[1] != "-" {
+		r.Feeds = f[1]
+	}
+	r.Moved, r.NewRecord, r.Left = f[2] == "1", f[5] == "1", f[6] == "1"
 	var err error
-	if r.UnbilledSecs, err = strconv.ParseUint(str(3), 10, 64); err != nil {
+	if r.UnbilledSecs, err = strconv.ParseUint(f[3], 10, 64); err != nil {
 		return r, fmt.Errorf("unbilled secs: %w", err)
 	}
-	if r.UnbilledBytes, err = strconv.ParseUint(str(4), 10, 64); err != nil {
+	if r.UnbilledBytes, err = strconv.ParseUint(f[4], 10, 64); err != nil {
 		return r, fmt.Errorf("unbilled bytes: %w", err)
 	}
-	charges, _ := v[5].([]any)
-	for i := 0; i+2 < len(charges); i += 3 {
-		id, _ := charges[i].(string)
-		secs, err1 := strconv.ParseUint(fmt.Sprint(charges[i+1]), 10, 64)
-		bytes, err2 := strconv.ParseUint(fmt.Sprint(charges[i+2]), 10, 64)
+	for i := 7; i+2 < len(f); i += 3 {
+		secs, err1 := strconv.ParseUint(f[i+1], 10, 64)
+		bytes, err2 := strconv.ParseUint(f[i+2], 10, 64)
 		if err1 != nil || err2 != nil {
-			return r, fmt.Errorf("charge %v: not integers", charges[i:i+3])
+			return r, fmt.Errorf("charge %v: not integers", f[i:i+3])
 		}
-		r.Charges = append(r.Charges, session.Charge{SessionID: id, Secs: secs, Bytes: bytes})
+		r.Charges = append(r.Charges, session.Charge{SessionID: f[i], Secs: secs, Bytes: bytes})
 	}
-	if list, _ := v[6].([]any); len(list) > 0 {
+	if len(list) > 0 {
 		if r.Sessions, err = decodeList(list); err != nil {
 			return r, err
 		}

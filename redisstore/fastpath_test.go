@@ -26,6 +26,12 @@ import (
 // several devices per script call, account_batch.lua, in the order the
 // devices sent them): each packet's result and every key must be identical
 // to the packet applied alone.
+//
+// A fourth store has each packet meet its record as written before records
+// held opt (the list of optional fields a record holds, README "The Redis
+// schema"): its opt is deleted before every packet, so every packet reads
+// the record whole and upgrades it. Results and keys must be identical:
+// the upgrade reads old records right and leaves what the script keeps.
 func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	addr := redistest.Start(t).Addr
 	newStore := func(prefix string, full bool) *Store {
@@ -48,6 +54,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		return s
 	}
 	fast, full, batched := newStore("fast:", false), newStore("full:", true), newStore("batch:", false)
+	legacy := newStore("legacy:", false)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	specs := []func() session.Spec{
@@ -69,7 +76,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		macs = append(macs, mac)
 		for range 1 + rng.IntN(3) {
 			sp := specs[rng.IntN(len(specs))]()
-			for _, s := range []*Store{fast, full, batched} {
+			for _, s := range []*Store{fast, full, batched, legacy} {
 				if _, err := mgrAt(s, t0).CreateSession(t.Context(), string(mac), sp); err != nil {
 					t.Fatal(err)
 				}
@@ -83,6 +90,13 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		for ns := range 3 {
 			id := fmt.Sprintf("as-%d", ns)
 			var st, in, out uint64
+			// Some NAS sessions echo a Class, send Gigawords, trust their
+			// clock: the record's optional fields (opt) come and go with them.
+			class := ""
+			if rng.IntN(2) == 0 {
+				class = fmt.Sprintf("hsr1:t:%d-%d", dev, ns)
+			}
+			gw, nasClock := rng.IntN(2) == 0, rng.IntN(3) == 0
 			for i := range 30 {
 				kind := session.AcctInterim
 				switch {
@@ -102,6 +116,8 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 					now = now.Add(24 * time.Hour)
 				}
 				ev := pkt(kind, mac, id, st, in, out, now)
+				ev.Class, ev.Gigawords, ev.NASClock = class, gw, nasClock
+				ev.Policy = session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true}
 				sent = append(sent, ev)
 				if rng.IntN(8) == 0 && len(sent) > 2 { // a replay of an older packet, at today's arrival
 					old := sent[rng.IntN(len(sent)-1)]
@@ -138,11 +154,24 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		}
 	}
 	skipped := int64(len(traffic)) - (zranges() - before)
+	upgraded := 0
 	for i, ev := range traffic {
 		a := results[i]
 		b, err := full.Account(t.Context(), ev)
 		if err != nil {
 			t.Fatal(err)
+		}
+		n, err := legacy.rdb.HDel(t.Context(), legacy.keys.record(ev.MAC, ev.NAS, ev.SessionID), "opt").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		upgraded += int(n)
+		c, err := legacy.Account(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalResults(a, c) || len(a.Sessions) != len(c.Sessions) {
+			t.Fatalf("packet %d (%s %s %s st=%d): %+v\n on a record without opt %+v", i, ev.MAC, ev.Kind, ev.SessionID, ev.SessionTime, a, c)
 		}
 		strip := func(r session.AcctResult) session.AcctResult { r.Sessions = nil; return r }
 		if ra, rb := strip(a), strip(b); !equalResults(ra, rb) {
@@ -223,6 +252,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		slices.Sort(ks)
 		return ks
 	}
+	upgradedKept := 0 // records of the legacy store that were upgraded last
 	same := func(pa, pb string) int {
 		aKeys, bKeys := keysOf(pa), keysOf(pb)
 		if len(aKeys) != len(bKeys) || len(aKeys) == 0 {
@@ -240,7 +270,13 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			var a, b any
 			switch typ {
 			case "hash":
-				a, b = fast.rdb.HGetAll(t.Context(), k).Val(), fast.rdb.HGetAll(t.Context(), other).Val()
+				ha, hb := fast.rdb.HGetAll(t.Context(), k).Val(), fast.rdb.HGetAll(t.Context(), other).Val()
+				if _, ok := hb["opt"]; !ok && pb == "legacy:" {
+					delete(ha, "opt") // its last packet wrote nothing (stale): not upgraded
+				} else if ok && pb == "legacy:" {
+					upgradedKept++
+				}
+				a, b = ha, hb
 			case "zset":
 				a, b = fast.rdb.ZRangeWithScores(t.Context(), k, 0, -1).Val(), fast.rdb.ZRangeWithScores(t.Context(), other, 0, -1).Val()
 			case "set":
@@ -259,6 +295,13 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	}
 	nkeys := same("fast:", "full:")
 	same("fast:", "batch:")
+	same("fast:", "legacy:")
+	if upgradedKept == 0 {
+		t.Error("no record of the legacy store was upgraded by its last packet")
+	}
+	if upgraded < len(traffic)/2 {
+		t.Errorf("%d of %d packets met a record without opt: want most", upgraded, len(traffic))
+	}
 	t.Logf("%d packets, %d took the fast path (no device read); %d keys identical", len(traffic), skipped, nkeys)
 	if skipped < int64(len(traffic))/5 || skipped == int64(len(traffic)) {
 		t.Errorf("%d of %d packets took the fast path: the traffic does not exercise both paths", skipped, len(traffic))

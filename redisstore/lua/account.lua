@@ -20,9 +20,9 @@
 --      26 the record's member in KEYS[3] under its legacy key KEYS[4]
 -- KEYS[4] (network NAS entries only) the record's key before the address
 --         was part of the NAS identity
--- Returns {outcome, feeds, moved, unbilled_secs, unbilled_bytes,
---          {id, secs, bytes, ...} charges, {{id, field, value, ...}, ...} sessions,
---          new record 0|1, left 0|1}
+-- Returns 'outcome feeds moved unbilled_secs unbilled_bytes new left' then
+-- 'id secs bytes' per session charged (feeds '-': none; moved, new, left
+-- 0|1), or {that string, {{id, field, value, ...}, ...} sessions}.
 -- The sessions are dumped only when the record began or moved (the server
 -- then needs the current session's limits); left says whether any session is
 -- still available (what the server needs after every other packet).
@@ -33,6 +33,77 @@
 -- spill-over, an exhausted or expired or deleted session, a reopened record)
 -- reads every session of the device and runs the spill-over chain (full
 -- path), which the fast path is a special case of.
+-- What account() does not change from packet to packet is made once per
+-- script call, not per packet: in Redis 7.0 every table, closure and
+-- formatted number costs about 1-4k instructions (BENCHMARKS.md).
+local acct_fields = {'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
+  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
+  'started_at', 'class', 'gw', 'segs', 'prev_class', 'prev_began', 'began_at', 'nas_ev'}
+local none = {} -- an empty list (never written)
+local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier', 'nas_src'}
+
+-- The record's read. account() addresses record fields by their index in
+-- acct_fields (r[1] state ... r[20] nas_ev). Since issue 12 a record lists
+-- in its field opt which of the fields a record often lacks (opt_index)
+-- it holds, so that a read asks only for fields that are there: in Redis
+-- 7.0 HMGET looks a field up by scanning the hash, and a field the hash
+-- lacks costs a scan of all of it (a record holds about 20 fields). Fields
+-- an update does not need are not read at all: the running totals grow by
+-- HINCRBY, framed_ip is written without reading it, closed_by is read only
+-- from a stopped record, started_at (before began_at existed) only from a
+-- record without opt. A record without opt (written before) is read whole
+-- and gets its opt at this packet's write (README "The Redis schema").
+local hot_fields = {'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at', 'began_at', 'opt'}
+local opt_index = {class = 14, gw = 15, segs = 16, prev_class = 17, prev_began = 18, nas_ev = 20}
+local opt_names = {'class', 'gw', 'segs', 'prev_class', 'prev_began', 'nas_ev'}
+
+-- read_record returns the record's fields as r, and its opt (false for a
+-- record without one, or no record).
+local function read_record(rec)
+  local h = redis.call('HMGET', rec, unpack(hot_fields))
+  if h[1] == false then return {false, false, false, false, false, false, false, false, false, false,
+    false, false, false, false, false, false, false, false, false, false}, false end
+  if h[8] == false then return redis.call('HMGET', rec, unpack(acct_fields)), false end
+  local r = {h[1], h[2], h[3], h[4], h[5], h[6], false, false, false, false,
+    false, false, false, false, false, false, false, false, h[7], false}
+  if h[8] ~= '' then
+    local names = {}
+    for name in string.gmatch(h[8], '%S+') do
+      if opt_index[name] then names[#names + 1] = name end
+    end
+    if #names > 0 then
+      local v = redis.call('HMGET', rec, unpack(names))
+      for i, name in ipairs(names) do r[opt_index[name]] = v[i] end
+    end
+  end
+  return r, h[8]
+end
+
+-- A counter lower than the record's while the clock advanced was reset, or
+-- (wrap: a 32-bit counter of a NAS that never sent Gigawords) wrapped once.
+-- A wrap is taken only when it means less than 2 GiB in the interval: a
+-- larger fall is a restart (or a NAS session we could not tell apart).
+local function grown(new, last, wrap)
+  if new >= last then return new - last end
+  if wrap and last < 4294967296 and new + 4294967296 - last < 2147483648 then return new + 4294967296 - last end
+  return new
+end
+
+-- counted_seg: was the pfSense Stop/Start segment key (its session time
+-- under stop_start, its start under stop_start_reset) counted already?
+local function counted_seg(key, segs, updates, window)
+  for _, x in ipairs(segs) do
+    if (updates == 'stop_start' and x == key) or (updates ~= 'stop_start' and math.abs(x - key) <= window) then return true end
+  end
+  -- Older than every segment still remembered: too old to tell, so a copy.
+  return #segs >= 16 and key < segs[1] - (updates == 'stop_start' and 0 or window)
+end
+
+-- same: a value equal to the argument it came from is written as the
+-- argument's own digits (formatting a Lua number costs Redis 7.0 a printf).
+local function same(n, arg, digits) if n == arg then return digits end return int(n) end
+local function put(f, k, v) f[#f + 1] = k; f[#f + 1] = v end
+
 local function account(KEYS, ARGV)
 -- A packet is checked before anything is written: a packet the script
 -- refuses (an error) has changed nothing, so its neighbours in a batch
@@ -45,14 +116,11 @@ local kind = ARGV[2]
 local now, ev = tonumber(ARGV[3]), tonumber(ARGV[4])
 local st, inb, outb = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local window, sent = tonumber(ARGV[23]), tonumber(ARGV[25])
-if not (now and ev and st and inb and outb and window and sent and tonumber(ARGV[8]) and tonumber(ARGV[9])) then
+if not (now and ev and st and inb and outb and window and sent) then
   error('account: malformed packet: a number argument is not a number')
 end
 
-local fields = {'state', 'session', 'in_octets', 'out_octets', 'session_time', 'event_at',
-  'charged_secs', 'charged_bytes', 'unbilled_secs', 'unbilled_bytes', 'framed_ip', 'closed_by',
-  'started_at', 'class', 'gw', 'segs', 'prev_class', 'prev_began', 'began_at', 'nas_ev'}
-local r = redis.call('HMGET', rec, unpack(fields))
+local r, ropt = read_record(rec)
 -- A network NAS entry's records were once keyed by the entry's name alone
 -- (KEYS[4], same slot): an open NAS session's record moves to its address's
 -- key at its next packet, so the upgrade counts nothing twice.
@@ -60,13 +128,13 @@ if r[1] == false and KEYS[4] and KEYS[4] ~= rec and redis.call('EXISTS', KEYS[4]
   redis.call('RENAME', KEYS[4], rec)
   redis.call('HSET', rec, 'nas', ARGV[11])
   redis.call('SREM', open_set, ARGV[26])
-  r = redis.call('HMGET', rec, unpack(fields))
+  r, ropt = read_record(rec)
   if r[1] == 'open' then redis.call('SADD', open_set, ARGV[11] .. '|' .. ARGV[12]) end
 end
 -- A record closed by Accounting-On/Off or the reaper was closed on our
 -- guess, not by the NAS: packets whose counters move past it still count
 -- (a late or retransmitted Accounting-On must not make sessions free).
-local reopened = r[1] == 'stopped' and r[12] ~= false
+local reopened = r[1] == 'stopped' and (r[12] or redis.call('HGET', rec, 'closed_by')) ~= false
 local exists = r[1] ~= false
 local last_in, last_out = tonumber(r[3]) or 0, tonumber(r[4]) or 0
 local last_t, last_ev = tonumber(r[5]) or 0, tonumber(r[6]) or 0
@@ -85,27 +153,15 @@ local outcome = 'applied'
 local dt, din, dout = 0, 0, 0
 local new_in, new_out, new_t = inb, outb, st
 local fresh = not exists -- the record (re)starts: counters count from zero
--- A counter lower than the record's while the clock advanced was reset, or
--- (a 32-bit counter of a NAS that never sent Gigawords) wrapped once.
+-- A 32-bit counter of a NAS that never sent Gigawords may wrap (grown).
 local wrap = ARGV[22] == '1' and not gw
--- A wrap is taken only when it means less than 2 GiB in the interval: a
--- larger fall is a restart (or a NAS session we could not tell apart).
-local function grown(new, last)
-  if new >= last then return new - last end
-  if wrap and last < 4294967296 and new + 4294967296 - last < 2147483648 then return new + 4294967296 - last end
-  return new
-end
 local segmented = updates ~= 'interim' and kind ~= 'interim'
 -- pfSense Stop/Start: the segments the record counted, identified by
 -- their session time (stop_start) or their start (stop_start_reset).
-local segs, seg = {}, nil
-for x in string.gmatch(r[16] or '', '%S+') do segs[#segs + 1] = tonumber(x) end
-local function counted_seg(key)
-  for _, x in ipairs(segs) do
-    if (updates == 'stop_start' and x == key) or (updates ~= 'stop_start' and math.abs(x - key) <= window) then return true end
-  end
-  -- Older than every segment still remembered: too old to tell, so a copy.
-  return #segs >= 16 and key < segs[1] - (updates == 'stop_start' and 0 or window)
+local segs, seg = none, nil
+if r[16] then
+  segs = {}
+  for x in string.gmatch(r[16], '%S+') do segs[#segs + 1] = tonumber(x) end
 end
 if not exists then
   dt, din, dout = st, inb, outb
@@ -125,7 +181,7 @@ elseif segmented then
     new_in, new_out, new_t = last_in, last_out, last_t
   else
     local key = updates == 'stop_start' and st or began
-    if not counted_seg(key) then
+    if not counted_seg(key, segs, updates, window) then
       dt = updates == 'stop_start' and math.max(0, st - last_t) or st
       din, dout = inb, outb
       new_in, new_out, new_t = last_in + inb, last_out + outb, last_t + dt
@@ -152,7 +208,7 @@ elseif st == last_t then
   new_in, new_out = math.max(inb, last_in), math.max(outb, last_out)
   if din == 0 and dout == 0 and kind ~= 'stop' then outcome = 'stale' end
 else
-  dt, din, dout = st - last_t, grown(inb, last_in), grown(outb, last_out)
+  dt, din, dout = st - last_t, grown(inb, last_in, wrap), grown(outb, last_out, wrap)
 end
 
 -- The same Acct-Session-Id for a new NAS session (a NAS that rebooted, two
@@ -200,12 +256,13 @@ if exists and not segmented then
 end
 
 if outcome ~= 'applied' then
-  return {outcome, r[2] or '', 0, '0', '0', {}, {}, 0, 0}
+  return outcome .. ' ' .. (r[2] or '-') .. ' 0 0 0 0 0'
 end
 
 local feeds, moved, left = nil, 0, false
 local unbilled_t, unbilled_b = 0, 0
-local charges = {}
+local charges = none
+local dts, dbs -- dt and din + dout formatted, once (fast path)
 local list -- every session, read by the full path only
 
 -- Fast path: the session the open record feeds takes all of this packet's
@@ -236,13 +293,15 @@ if exists and not fresh and not reopened and r[2] then
 end
 
 if fast then
-  if dt > 0 then redis.call('HINCRBY', fast.key, 'time_cons', int(dt)) end
-  if din + dout > 0 then redis.call('HINCRBY', fast.key, 'data_cons_bytes', int(din + dout)) end
-  if dt > 0 or din + dout > 0 then charges = {fast.id, int(dt), int(din + dout)} end
+  dts, dbs = dt > 0 and int(dt) or '0', din + dout > 0 and int(din + dout) or '0'
+  if dt > 0 then redis.call('HINCRBY', fast.key, 'time_cons', dts) end
+  if din + dout > 0 then redis.call('HINCRBY', fast.key, 'data_cons_bytes', dbs) end
+  if dt > 0 or din + dout > 0 then charges = {fast.id, dts, dbs} end
   feeds, left = fast, true
 else
   local byid
   list, byid = load_sessions(idx, ARGV[1])
+  charges = {}
 
   -- The charging below is session.Usage.Charge's in Go (session/charge.go);
   -- TestDifferentialCharging holds the two equal: change them together.
@@ -325,56 +384,83 @@ end -- full path
 
 -- One write of what changed (an interim usually changes only its counters).
 -- Values equal to an argument are written as the argument's own digits:
--- formatting a Lua number costs Redis 7.0 a printf each.
--- arg is the number parsed from ARGV[i].
-local function same(n, arg, i) if n == arg then return ARGV[i] end return int(n) end
-local f = {'in_octets', same(new_in, inb, 6), 'out_octets', same(new_out, outb, 7), 'session_time', same(new_t, st, 5),
-  'event_at', same(math.max(ev, last_ev), ev, 4), 'updated_at', ARGV[3]}
-local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end
-if not exists or kind == 'stop' or reopened then put('state', kind == 'stop' and 'stopped' or 'open') end
+-- formatting a Lua number costs Redis 7.0 a printf each (same).
+local f = {'in_octets', same(new_in, inb, ARGV[6]), 'out_octets', same(new_out, outb, ARGV[7]),
+  'session_time', same(new_t, st, ARGV[5]), 'event_at', same(math.max(ev, last_ev), ev, ARGV[4]), 'updated_at', ARGV[3]}
+if not exists or kind == 'stop' or reopened then put(f, 'state', kind == 'stop' and 'stopped' or 'open') end
 if reopened then redis.call('HDEL', rec, 'closed_by', 'stopped_at') end
-if feeds and (not exists or feeds.id ~= r[2]) then put('session', feeds.id) end
+if feeds and (not exists or feeds.id ~= r[2]) then put(f, 'session', feeds.id) end
 if seg then
+  if segs == none then segs = {} end
   segs[#segs + 1] = seg
   table.sort(segs)
   while #segs > 16 do table.remove(segs, 1) end
   local out = {}
   for i, x in ipairs(segs) do out[i] = int(x) end
-  put('segs', table.concat(out, ' '))
+  put(f, 'segs', table.concat(out, ' '))
 end
-if not exists or began < rbegan then put('began_at', int(math.min(began, rbegan))) end
-if nasclock and (not exists or r[20] == false or ev > tonumber(r[20])) then put('nas_ev', ARGV[4]) end
-if replaced and replaced ~= '' then put('prev_class', replaced) end
-if replaced_began then put('prev_began', int(replaced_began)) end
-if class ~= '' and (not exists or r[14] == false) then put('class', class) end
-if gw and (not exists or r[15] ~= '1') then put('gw', '1') end
+if not exists or began < rbegan then put(f, 'began_at', int(math.min(began, rbegan))) end
+if nasclock and (not exists or r[20] == false or ev > tonumber(r[20])) then put(f, 'nas_ev', ARGV[4]) end
+if replaced and replaced ~= '' then put(f, 'prev_class', replaced) end
+if replaced_began then put(f, 'prev_began', int(replaced_began)) end
+if class ~= '' and (not exists or r[14] == false) then put(f, 'class', class) end
+if gw and (not exists or r[15] ~= '1') then put(f, 'gw', '1') end
 if not exists then
-  put('mac', ARGV[10]); put('nas', ARGV[11]); put('acct_session_id', ARGV[12])
-  put('started_at', int(math.max(0, ev - st)))
-  local attr_names = {'user_name', 'calling_station_id', 'framed_ip', 'nas_ip', 'nas_identifier', 'nas_src'}
+  put(f, 'mac', ARGV[10]); put(f, 'nas', ARGV[11]); put(f, 'acct_session_id', ARGV[12])
+  put(f, 'started_at', int(math.max(0, ev - st)))
   for i, name in ipairs(attr_names) do
-    if ARGV[12 + i] ~= '' then put(name, ARGV[12 + i]) end
+    if ARGV[12 + i] ~= '' then put(f, name, ARGV[12 + i]) end
   end
-elseif ARGV[15] ~= '' and ARGV[15] ~= r[11] then
-  put('framed_ip', ARGV[15]) -- a client address learnt after the Start
+elseif ARGV[15] ~= '' then
+  put(f, 'framed_ip', ARGV[15]) -- a client address learnt after the Start (written, not read)
 end
-if kind == 'stop' then put('stopped_at', int(ev)) end
-local totals = {{'charged_secs', dt - unbilled_t}, {'charged_bytes', din + dout - unbilled_b},
-  {'unbilled_secs', unbilled_t}, {'unbilled_bytes', unbilled_b}}
-for i, t in ipairs(totals) do
-  if t[2] > 0 then put(t[1], int((exists and tonumber(r[6 + i]) or 0) + t[2])) end
+if kind == 'stop' then put(f, 'stopped_at', int(ev)) end
+-- opt: which of opt_names the record holds after this write, in that
+-- order; rebuilt only when that changes (r holds, for a record with opt,
+-- the fields it lists; for one without, every field; after a takeover,
+-- none still stands).
+local opt, changed = ropt, not exists or ropt == false
+for i = 1, #f, 2 do
+  local j = opt_index[f[i]]
+  if j and r[j] == false then changed = true end
 end
-redis.call('HSET', rec, unpack(f))
-local member = ARGV[11] .. '|' .. ARGV[12]
+if changed then
+  local written, names = {}, {}
+  for i = 1, #f, 2 do
+    if opt_index[f[i]] then written[f[i]] = true end
+  end
+  for _, name in ipairs(opt_names) do
+    if written[name] or (exists and r[opt_index[name]] ~= false) then names[#names + 1] = name end
+  end
+  opt = table.concat(names, ' ')
+end
+if not exists then
+  redis.call('HSET', rec, 'opt', opt, unpack(f)) -- opt first: read first
+else
+  if opt ~= ropt then put(f, 'opt', opt) end
+  redis.call('HSET', rec, unpack(f))
+end
+-- Running totals, by increment (never read).
+local cs, cb = dt - unbilled_t, din + dout - unbilled_b
+if cs > 0 then redis.call('HINCRBY', rec, 'charged_secs', (cs == dt and dts) or int(cs)) end
+if cb > 0 then redis.call('HINCRBY', rec, 'charged_bytes', (cb == din + dout and dbs) or int(cb)) end
+if unbilled_t > 0 then redis.call('HINCRBY', rec, 'unbilled_secs', int(unbilled_t)) end
+if unbilled_b > 0 then redis.call('HINCRBY', rec, 'unbilled_bytes', int(unbilled_b)) end
 if kind == 'stop' then
-  redis.call('SREM', open_set, member)
+  redis.call('SREM', open_set, ARGV[11] .. '|' .. ARGV[12])
 elseif not exists or reopened then
-  redis.call('SADD', open_set, member)
+  redis.call('SADD', open_set, ARGV[11] .. '|' .. ARGV[12])
 end
 redis.call('EXPIRE', rec, kind == 'stop' and ARGV[9] or ARGV[8])
 
-local sessions = {}
-if list ~= nil and (fresh or moved == 1) then sessions = dump(list) end
-return {outcome, feeds and feeds.id or '', moved, int(unbilled_t), int(unbilled_b), charges, sessions,
-  fresh and 1 or 0, left and 1 or 0}
+-- The reply, one string (a reply of many values costs Redis more):
+-- 'outcome feeds moved unbilled_secs unbilled_bytes new left' ('-' for no
+-- session fed), then 'id secs bytes' per session charged; when the
+-- sessions are dumped, {that string, sessions}.
+local head = outcome .. ' ' .. (feeds and feeds.id or '-') .. ' ' .. (moved == 1 and '1' or '0') .. ' ' ..
+  (unbilled_t > 0 and int(unbilled_t) or '0') .. ' ' .. (unbilled_b > 0 and int(unbilled_b) or '0') .. ' ' ..
+  (fresh and '1' or '0') .. ' ' .. (left and '1' or '0')
+if #charges > 0 then head = head .. ' ' .. table.concat(charges, ' ') end
+if list ~= nil and (fresh or moved == 1) then return {head, dump(list)} end
+return head
 end

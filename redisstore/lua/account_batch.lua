@@ -12,9 +12,9 @@
 local out, pos, n = {}, 1, #ARGV
 while pos <= n do
   local k, a = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
-  local keys, args = {}, {}
-  for j = 1, k do keys[j] = ARGV[pos + 1 + j] end
-  for j = 1, a do args[j] = ARGV[pos + 1 + k + j] end
+  -- unpack into a table constructor: one table of the right size each
+  -- (a table grown element by element is resized several times).
+  local keys, args = {unpack(ARGV, pos + 2, pos + 1 + k)}, {unpack(ARGV, pos + 2 + k, pos + 1 + k + a)}
   pos = pos + 2 + k + a
   local ok, res = pcall(account, keys, args)
   if ok then
