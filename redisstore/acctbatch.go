@@ -68,6 +68,7 @@ func (b *batcher) queueAcct(ctx context.Context, pipe redis.Pipeliner, jobs []*j
 	if len(jobs) == 0 {
 		return nil
 	}
+	_, cluster := b.rdb.(*redis.ClusterClient)
 	var groups []*acctGroup
 	if !batched {
 		for _, j := range jobs {
@@ -93,11 +94,12 @@ func (b *batcher) queueAcct(ctx context.Context, pipe redis.Pipeliner, jobs []*j
 			continue
 		}
 		g.batched = true
-		n := 0
+		n := 1
 		for _, j := range g.jobs {
 			n += 2 + len(j.acct.keys) + len(j.acct.args)
 		}
 		args := make([]any, 0, n)
+		args = append(args, flag(cluster))
 		for _, j := range g.jobs {
 			c := j.acct
 			args = append(args, len(c.keys), len(c.args))
