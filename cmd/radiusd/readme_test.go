@@ -108,10 +108,11 @@ func TestREADMERecordFields(t *testing.T) {
 		file string
 		re   *regexp.Regexp
 	}{
-		{"account.lua", regexp.MustCompile(`put\('([a-z_]+)'`)},               // put('mac', ...)
-		{"account.lua", regexp.MustCompile(`'([a-z_]+)', (?:same\(|ARGV\[)`)}, // {'in_octets', same(...), 'updated_at', ARGV[3]}
-		{"account.lua", regexp.MustCompile(`\{'([a-z_]+)', [a-z]`)},           // {'charged_secs', dt - ...}
-		{"close.lua", regexp.MustCompile(`'([a-z_]+)', ARGV\[`)},              // 'stopped_at', ARGV[1]
+		{"account.lua", regexp.MustCompile(`put\(f, '([a-z_]+)'`)},                  // put(f, 'mac', ...)
+		{"account.lua", regexp.MustCompile(`'(?:HINCRBY|HSET)', rec, '([a-z_]+)'`)}, // redis.call('HINCRBY', rec, 'charged_secs', ...)
+		{"account.lua", regexp.MustCompile(`'([a-z_]+)', (?:same\(|ARGV\[)`)},       // {'in_octets', same(...), 'updated_at', ARGV[3]}
+		{"account.lua", regexp.MustCompile(`\{'([a-z_]+)', [a-z]`)},                 // {'charged_secs', dt - ...}
+		{"close.lua", regexp.MustCompile(`'([a-z_]+)', ARGV\[`)},                    // 'stopped_at', ARGV[1]
 	} {
 		b, err := os.ReadFile("../../redisstore/lua/" + f.file)
 		if err != nil {
@@ -130,7 +131,7 @@ func TestREADMERecordFields(t *testing.T) {
 			fields[string(q[1])] = true
 		}
 	}
-	for _, want := range []string{"state", "in_octets", "updated_at", "charged_bytes", "user_name", "nas_src", "closed_by"} {
+	for _, want := range []string{"state", "in_octets", "updated_at", "charged_bytes", "user_name", "nas_src", "closed_by", "opt", "class"} {
 		if !fields[want] {
 			t.Fatalf("the scripts' fields %v lack %s: the patterns above no longer match them", fields, want)
 		}
