@@ -112,32 +112,30 @@ func (s *Store) acctCall(ev session.AcctEvent) (*acctCall, string, error) {
 			sent = ev.Now
 		}
 	}
-	nasClock := "0"
-	if ev.NASClock {
-		nasClock = "1"
-	}
 	name, src := splitNAS(ev.NAS)
-	keys := []string{s.keys.record(ev.MAC, ev.NAS, ev.SessionID), s.keys.index(ev.MAC), s.keys.deviceOpen(ev.MAC)}
+	hex := ev.MAC.Hex()
+	dev := device(s.keys.prefix + "{" + hex + "}")
+	keys := []string{dev.record(ev.NAS, ev.SessionID), dev.index(), dev.deviceOpen()}
 	legacy := ""
 	if src != "" {
-		keys = append(keys, s.keys.record(ev.MAC, name, ev.SessionID))
+		keys = append(keys, dev.record(name, ev.SessionID))
 		legacy = name + "|" + ev.SessionID
 	}
 	args := []any{
-		s.keys.sessionBase(ev.MAC), kind, now, evt,
+		dev.sessionBase(), kind, now, evt,
 		strconv.FormatUint(ev.SessionTime, 10),
 		strconv.FormatUint(ev.InputOctets, 10),
 		strconv.FormatUint(ev.OutputOctets, 10),
-		s.open, s.stopped, string(ev.MAC), ev.NAS, ev.SessionID,
+		s.openArg, s.stoppedArg, string(ev.MAC), ev.NAS, ev.SessionID,
 		ev.NASAttrs.UserName, ev.NASAttrs.CallingStationID, ev.NASAttrs.FramedIP, ev.NASAttrs.NASIP, ev.NASAttrs.NASIdentifier, ev.NASAttrs.SourceIP,
-		nasClock, ev.Class, flag(ev.Gigawords), flag(ev.Policy.Wrap32),
+		flagArg(ev.NASClock), ev.Class, flagArg(ev.Gigawords), flagArg(ev.Policy.Wrap32),
 		int64(ev.Policy.RetransmitWindow / time.Second), ev.Policy.Updates.String(), sent.Unix(), legacy,
 	}
-	member := openMember(ev.MAC, src, ev.SessionID)
+	member := openMemberHex(hex, src, ev.SessionID)
 	c := &acctCall{keys: keys, args: args}
 	if ev.Kind == session.AcctStop {
 		c.index = []indexOp{{key: s.keys.nasOpen(name), member: member},
-			{key: s.keys.schedule(), member: schedMember(ev.NAS, ev.MAC, ev.SessionID)}}
+			{key: s.keys.schedule(), member: schedMemberHex(ev.NAS, hex, ev.SessionID)}}
 	} else {
 		c.index = []indexOp{{key: s.keys.nasOpen(name), add: true, member: member, score: float64(now)}}
 	}
@@ -154,6 +152,14 @@ func acctReply(c *acctCall, kind string, ev session.AcctEvent) (session.AcctResu
 }
 
 func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// flagArg is flag as a script argument: constants, so no allocation.
+func flagArg(b bool) any {
 	if b {
 		return "1"
 	}

@@ -30,22 +30,35 @@ type keys struct{ prefix string }
 
 func (k keys) tag(mac session.MAC) string { return k.prefix + "{" + mac.Hex() + "}" }
 
+// device is one device's keys, its tag made once (the per-packet path).
+type device string
+
+func (k keys) device(mac session.MAC) device { return device(k.tag(mac)) }
+
+func (d device) sessionBase() string { return string(d) + ":s:" }
+
+func (d device) index() string { return string(d) + ":sessions" }
+
+func (d device) record(nas, acctID string) string { return string(d) + ":acct:" + nas + ":" + acctID }
+
+func (d device) deviceOpen() string { return string(d) + ":open" }
+
 // sessionBase is a session key without its number.
-func (k keys) sessionBase(mac session.MAC) string { return k.tag(mac) + ":s:" }
+func (k keys) sessionBase(mac session.MAC) string { return k.device(mac).sessionBase() }
 
 func (k keys) session(mac session.MAC, seq string) string { return k.sessionBase(mac) + seq }
 
-func (k keys) index(mac session.MAC) string { return k.tag(mac) + ":sessions" }
+func (k keys) index(mac session.MAC) string { return k.device(mac).index() }
 
 func (k keys) seq(mac session.MAC) string { return k.tag(mac) + ":seq" }
 
 func (k keys) writer(mac session.MAC, writer string) string { return k.tag(mac) + ":w:" + writer }
 
 func (k keys) record(mac session.MAC, nas, acctID string) string {
-	return k.tag(mac) + ":acct:" + nas + ":" + acctID
+	return k.device(mac).record(nas, acctID)
 }
 
-func (k keys) deviceOpen(mac session.MAC) string { return k.tag(mac) + ":open" }
+func (k keys) deviceOpen(mac session.MAC) string { return k.device(mac).deviceOpen() }
 
 func (k keys) schedule() string { return k.prefix + "{sched}:due" }
 
@@ -56,10 +69,14 @@ func (k keys) nasOpen(nas string) string { return k.prefix + "nas:{" + nas + "}:
 // for a record of one address of a network NAS entry. An address never
 // holds '|', so the first '|' ends it whatever the Acct-Session-Id holds.
 func openMember(mac session.MAC, src, acctID string) string {
+	return openMemberHex(mac.Hex(), src, acctID)
+}
+
+func openMemberHex(hex, src, acctID string) string {
 	if src != "" {
-		return mac.Hex() + "@" + src + "|" + acctID
+		return hex + "@" + src + "|" + acctID
 	}
-	return mac.Hex() + "|" + acctID
+	return hex + "|" + acctID
 }
 
 func parseOpenMember(m string) (mac session.MAC, src, acctID string, ok bool) {

@@ -67,8 +67,10 @@ func (s *Store) Record(ctx context.Context, nas string, mac session.MAC, acctID 
 }
 
 func schedMember(nas string, mac session.MAC, acctID string) string {
-	return nas + "|" + mac.Hex() + "|" + acctID
+	return schedMemberHex(nas, mac.Hex(), acctID)
 }
+
+func schedMemberHex(nas, hex, acctID string) string { return nas + "|" + hex + "|" + acctID }
 
 // ScheduleEnd records when a record's session ends (its time runs out or
 // it expires), for the enforcement scheduler. Rescheduling replaces it.

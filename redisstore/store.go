@@ -88,7 +88,10 @@ type Store struct {
 	rdb           redis.UniversalClient
 	keys          keys
 	open, stopped string // record TTLs in seconds, as script arguments
-	writerTTL     string // writer record TTL in seconds
+	// openArg, stoppedArg are open and stopped as arguments, converted to
+	// an interface once rather than per packet.
+	openArg, stoppedArg any
+	writerTTL           string // writer record TTL in seconds
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
@@ -167,6 +170,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		claim:     script(luaClaim),
 		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}
+	st.openArg, st.stoppedArg = st.open, st.stopped
 	st.setAccount(luaLib, luaAccount)
 	return st, nil
 }
