@@ -249,3 +249,97 @@ func testAcctBatchSpansSlots(t *testing.T, s *Store) {
 		t.Errorf("NAS open index: %d members, %v; want %d", n, err, len(macs))
 	}
 }
+
+// testAcctBatchSlotMigrating (Cluster): a device whose slot is migrating,
+// one of its keys already on the importing master, is in a batch with
+// devices of the same master. Its packet must not write anything on the
+// way (it fails in the shared call at its keys' check, then alone with
+// Redis's TRYAGAIN), its neighbours apply, and once the slot is settled the
+// NAS's retry counts it exactly once.
+func testAcctBatchSlotMigrating(t *testing.T, s *Store) {
+	ctx := t.Context()
+	cc := s.rdb.(*redis.ClusterClient)
+	macs := clusterMACs(t, cc, 48)
+	batchDevices(t, s, macs)
+	moving := macs[0]
+	src, err := cc.MasterForKey(ctx, s.keys.index(moving))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var group []session.MAC // devices of src's slots, moving first
+	for _, mac := range macs {
+		if m, _ := cc.MasterForKey(ctx, s.keys.index(mac)); m.Options().Addr == src.Options().Addr {
+			group = append(group, mac)
+		}
+	}
+	var dst *redis.Client
+	err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		if m.Options().Addr != src.Options().Addr && dst == nil {
+			dst = redis.NewClient(&redis.Options{Addr: m.Options().Addr})
+		}
+		return nil
+	})
+	if err != nil || dst == nil || len(group) < 3 {
+		t.Fatalf("no second master (%v) or %d devices on the first", err, len(group))
+	}
+	t.Cleanup(func() { _ = dst.Close() })
+	srcNode := redis.NewClient(&redis.Options{Addr: src.Options().Addr})
+	t.Cleanup(func() { _ = srcNode.Close() })
+	srcID, err1 := srcNode.ClusterMyID(ctx).Result()
+	dstID, err2 := dst.ClusterMyID(ctx).Result()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	slot := keySlot(moving.Hex())
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err())
+	must(srcNode.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err())
+	settle := func() { // the slot back to src, the moved key with it
+		_ = dst.Do(ctx, "MIGRATE", srcNode.Options().Addr[:strings.LastIndex(srcNode.Options().Addr, ":")],
+			srcNode.Options().Addr[strings.LastIndex(srcNode.Options().Addr, ":")+1:], s.keys.deviceOpen(moving), 0, 5000).Err()
+		_ = dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err()
+		_ = srcNode.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err()
+	}
+	t.Cleanup(settle)
+	host, port, _ := strings.Cut(dst.Options().Addr, ":")
+	must(srcNode.Do(ctx, "MIGRATE", host, port, s.keys.deviceOpen(moving), 0, 5000).Err())
+
+	before := dumpDevice(t, s, moving)
+	at := t0.Add(time.Minute)
+	var evs []session.AcctEvent
+	for _, mac := range group {
+		evs = append(evs, pkt(session.AcctInterim, mac, "as-1", 60, 1000, 2000, at))
+	}
+	alone := s.batch.alone.Load()
+	res, errs := accountBatch(t, s, evs)
+	if s.batch.alone.Load() == alone {
+		t.Error("the packet of the migrating slot did not run again alone")
+	}
+	t.Logf("packet of the migrating slot: %+v, %v", res[0], errs[0])
+	if errs[0] == nil {
+		t.Fatalf("the packet of the migrating slot was applied: %+v (want an error: some of its keys are elsewhere)", res[0])
+	}
+	if after := dumpDevice(t, s, moving); after != before {
+		t.Errorf("the packet of the migrating slot wrote:\n before %s after %s", before, after)
+	}
+	for i := 1; i < len(evs); i++ {
+		if errs[i] != nil || res[i].Outcome != session.AcctApplied {
+			t.Errorf("neighbour %d: %+v, %v", i, res[i], errs[i])
+		}
+	}
+	settle()
+	if r := account(t, s, evs[0]); r.Outcome != session.AcctApplied {
+		t.Fatalf("the NAS's retry after the slot settled: %+v", r)
+	}
+	account(t, s, evs[0]) // and its duplicate
+	for _, mac := range group {
+		if h := hgetall(t, s, sessionKey(mac, 1)); h["time_cons"] != "60" || h["data_cons_bytes"] != "3000" {
+			t.Errorf("%s: %s s %s B, want 60 s 3000 B", mac, h["time_cons"], h["data_cons_bytes"])
+		}
+	}
+}

@@ -35,6 +35,7 @@ func TestStoreCluster(t *testing.T) {
 	t.Run("ManyDevices", func(t *testing.T) { testClusterManyDevices(t, newStore(t)) })
 	t.Run("KeySlotMatchesRedis", func(t *testing.T) { testKeySlotMatchesRedis(t, c) })
 	t.Run("AcctBatchSpansSlots", func(t *testing.T) { testAcctBatchSpansSlots(t, newStore(t)) })
+	t.Run("AcctBatchSlotMigrating", func(t *testing.T) { testAcctBatchSlotMigrating(t, newStore(t)) })
 }
 
 // clusterMACs returns n device MACs whose keys fall on every master of the
