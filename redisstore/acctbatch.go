@@ -217,14 +217,15 @@ func (b *batcher) settle(g *acctGroup, eval bool) (retry, alone []*job) {
 		if isRedirect(err) {
 			return nil, g.jobs
 		}
-		if isNetwork(err) {
+		if isNetwork(err) || isTransient(err) {
 			for _, j := range g.jobs {
 				release(j, nil, err)
 			}
 			return nil, nil
 		}
 		// A Redis that refuses the batch script itself (not a packet's
-		// error, which comes back in the reply): account alone from now on.
+		// error, which comes back in the reply, nor a passing state such as
+		// loading or a failover): account alone from now on.
 		b.unbatched.Store(true)
 		return nil, g.jobs
 	}
@@ -274,6 +275,18 @@ func isRedirect(err error) bool {
 		}
 	}
 	return strings.Contains(msg, "non local key") || strings.Contains(msg, "hash to the same slot")
+}
+
+// isTransient reports a Redis error any call would meet now and not later
+// (loading, busy, a replica after a failover, out of memory): the packets
+// fail as they would alone, and batching stays on.
+func isTransient(err error) bool {
+	for _, p := range []string{"LOADING", "BUSY", "READONLY", "MASTERDOWN", "OOM", "NOREPLICAS", "NOPERM"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isNetwork reports an error that is not a Redis reply (a connection
