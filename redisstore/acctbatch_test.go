@@ -371,3 +371,37 @@ func testAcctBatchSlotMigrating(t *testing.T, s *Store) {
 		}
 	}
 }
+
+// testAcctUpgradeOldRecord: a record written before opt and before
+// began_at (its NAS session's start known only as started_at) is upgraded
+// at its next packet: it gets opt and began_at, and the identity rule still
+// measures from its start (a packet whose session began more than the
+// retransmit window later is a new NAS session).
+func testAcctUpgradeOldRecord(t *testing.T, s *Store) {
+	mac := session.MAC("02:00:00:00:0d:01")
+	create(t, s, mac, todSpec(100000, 1000))
+	start := pkt(session.AcctStart, mac, "as-1", 0, 0, 0, t0)
+	start.Policy.RetransmitWindow = 2 * time.Minute
+	account(t, s, start)
+	rec := recordKey(mac, "nas-a", "as-1")
+	if err := s.rdb.HDel(t.Context(), rec, "opt", "began_at").Err(); err != nil {
+		t.Fatal(err)
+	}
+	next := start
+	next.Kind, next.SessionTime, next.InputOctets = session.AcctInterim, 60, 1000
+	next.Now, next.EventTime = t0.Add(time.Minute), t0.Add(time.Minute)
+	if r := account(t, s, next); r.Outcome != session.AcctApplied || r.NewRecord {
+		t.Fatalf("the old record's next packet: %+v", r)
+	}
+	h := hgetall(t, s, rec)
+	if _, ok := h["opt"]; !ok || h["began_at"] != unixStr(t0) {
+		t.Fatalf("upgraded record: opt %q (present %v), began_at %q; want opt and began_at %s", h["opt"], ok, h["began_at"], unixStr(t0))
+	}
+	// A NAS session that began 5 minutes after the record's: a new one.
+	later := next
+	later.SessionTime, later.InputOctets = 60, 2000
+	later.Now, later.EventTime = t0.Add(6*time.Minute), t0.Add(6*time.Minute)
+	if r := account(t, s, later); r.Outcome != session.AcctApplied || !r.NewRecord {
+		t.Fatalf("a NAS session that began 5 min after the upgraded record's: %+v, want a new record", r)
+	}
+}

@@ -115,6 +115,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"AcctIdentityUpgradeNetworkEntry", testAcctIdentityUpgradeNetworkEntry},
 		{"AcctBatchMalformedNeighbour", testAcctBatchMalformedNeighbour},
 		{"AcctBatchRefused", testAcctBatchRefused},
+		{"AcctUpgradeOldRecord", testAcctUpgradeOldRecord},
 		{"CloseNAS", testCloseNAS},
 		{"AgreesWithCurrent", testAgreesWithCurrent},
 		{"NoScript", testNoScript},

@@ -399,7 +399,9 @@ if seg then
   for i, x in ipairs(segs) do out[i] = int(x) end
   put(f, 'segs', table.concat(out, ' '))
 end
-if not exists or began < rbegan then put(f, 'began_at', int(math.min(began, rbegan))) end
+-- (Also at the upgrade of a record without opt: such a record may predate
+-- began_at, and a record with opt is read without started_at.)
+if not exists or began < rbegan or ropt == false then put(f, 'began_at', int(math.min(began, rbegan))) end
 if nasclock and (not exists or r[20] == false or ev > tonumber(r[20])) then put(f, 'nas_ev', ARGV[4]) end
 if replaced and replaced ~= '' then put(f, 'prev_class', replaced) end
 if replaced_began then put(f, 'prev_began', int(replaced_began)) end
