@@ -118,6 +118,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"NoScript", testNoScript},
 		{"OpenRecords", testOpenRecords},
 		{"RecordAndSchedule", testRecordAndSchedule},
+		{"Directory", testDirectory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
