@@ -209,12 +209,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			acct = append(acct, c.conn.LocalAddr().String())
 		}
 	}
+	nasTable := make([]adminapi.NASEntry, len(cfg.Server.NAS))
+	for i, n := range cfg.Server.NAS {
+		profiles := make([]string, len(n.Profiles))
+		for j, p := range n.Profiles {
+			profiles[j] = string(p)
+		}
+		nasTable[i] = adminapi.NASEntry{Name: n.Name, Address: n.Prefix.String(), Profiles: profiles, CoAPort: n.CoAPort}
+	}
 	admin, err := startAdmin(cfg.Admin, adminapi.Config{
-		Sessions: session.NewSessionsMgr(store, time.Now),
-		DynAuth:  srv,
-		Ready:    store.Ping,
-		Gatherer: reg,
-		Log:      log.With().Str("component", "admin").Logger(),
+		Sessions:  session.NewSessionsMgr(store, time.Now),
+		DynAuth:   srv,
+		Ready:     store.Ping,
+		Gatherer:  reg,
+		Log:       log.With().Str("component", "admin").Logger(),
+		Directory: store,
+		NAS:       nasTable,
 	})
 	if err != nil {
 		return err
