@@ -119,6 +119,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"OpenRecords", testOpenRecords},
 		{"RecordAndSchedule", testRecordAndSchedule},
 	}
+	tests = append(tests, voucherTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
