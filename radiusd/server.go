@@ -38,12 +38,26 @@ type Store interface {
 	CloseNAS(ctx context.Context, nas string, at time.Time, reason string) (int, error)
 }
 
+// Vouchers is what the server needs for voucher logins (README.md,
+// "Vouchers"); *voucher.Manager satisfies it.
+type Vouchers interface {
+	// Redeem binds the code, as typed, to the device on its first login
+	// and returns the ID of the device's session of the code (the same on
+	// every later login), or why the code is refused: an error wrapping
+	// voucher.ErrUnknown, ErrRevoked, ErrUsedUp, ErrExpired,
+	// ErrOtherDevice or ErrNoPlan; another error when the store failed.
+	Redeem(ctx context.Context, code string, mac session.MAC) (string, error)
+}
+
 // Config is everything the server needs; main builds it from the
 // configuration file and passes it to New.
 type Config struct {
 	NAS   []NAS
 	Store Store
-	Log   zerolog.Logger
+	// Vouchers serves the NAS entries whose login style takes voucher
+	// codes (required with them).
+	Vouchers Vouchers
+	Log      zerolog.Logger
 	// Metrics may be nil (no metrics).
 	Metrics *Metrics
 	// Now is the clock (time.Now when nil).

@@ -1,6 +1,9 @@
 package voucher
 
 import (
+	"encoding/csv"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/hotspot-radius/hsradius/session"
@@ -157,4 +160,24 @@ func NewBatchJSON(b Batch, vouchers []JSON) BatchJSON {
 		j.CreatedAt = session.RFC3339(b.CreatedAt)
 	}
 	return j
+}
+
+// CSVHeader is the header row of a batch export.
+var CSVHeader = []string{"code", "plan", "batch", "state", "devices", "created_at", "redeemed_at"}
+
+// WriteCSV writes vouchers as a batch export (GET /v1/batches/{id}/csv,
+// hsctl voucher export): the header, then one row per code; devices are
+// separated by spaces.
+func WriteCSV(w io.Writer, vs []JSON) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if err := cw.Write([]string{v.Code, v.Plan, v.Batch, v.State, strings.Join(v.Devices, " "), v.CreatedAt, v.RedeemedAt}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

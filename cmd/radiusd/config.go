@@ -236,18 +236,22 @@ type options struct {
 
 // Environment variables.
 const (
-	envConfig         = "HSRADIUS_CONFIG"
-	envRedisAddrs     = "HSRADIUS_REDIS_ADDRS"
-	envRedisPassword  = "HSRADIUS_REDIS_PASSWORD"
-	envRedisMaster    = "HSRADIUS_REDIS_MASTER"
-	envRedisUsername  = "HSRADIUS_REDIS_USERNAME"
-	envRedisPrefix    = "HSRADIUS_REDIS_PREFIX"
-	envLogLevel       = "HSRADIUS_LOG_LEVEL"
-	envLogFormat      = "HSRADIUS_LOG_FORMAT"
-	envDemoRedisAddr  = "HSRADIUS_DEMO_REDIS_ADDR"
-	envDemoAuthAddr   = "HSRADIUS_DEMO_AUTH_ADDR"
-	envDemoAcctAddr   = "HSRADIUS_DEMO_ACCT_ADDR"
-	envDemoAdminAddr  = "HSRADIUS_DEMO_ADMIN_ADDR"
+	envConfig        = "HSRADIUS_CONFIG"
+	envRedisAddrs    = "HSRADIUS_REDIS_ADDRS"
+	envRedisPassword = "HSRADIUS_REDIS_PASSWORD"
+	envRedisMaster   = "HSRADIUS_REDIS_MASTER"
+	envRedisUsername = "HSRADIUS_REDIS_USERNAME"
+	envRedisPrefix   = "HSRADIUS_REDIS_PREFIX"
+	envLogLevel      = "HSRADIUS_LOG_LEVEL"
+	envLogFormat     = "HSRADIUS_LOG_FORMAT"
+	envDemoRedisAddr = "HSRADIUS_DEMO_REDIS_ADDR"
+	envDemoAuthAddr  = "HSRADIUS_DEMO_AUTH_ADDR"
+	envDemoAcctAddr  = "HSRADIUS_DEMO_ACCT_ADDR"
+	envDemoAdminAddr = "HSRADIUS_DEMO_ADMIN_ADDR"
+	// envFaultVoucher=after_claim makes the process kill itself between
+	// the first and second step of a voucher redemption: for the fault
+	// tests only (README.md, "Vouchers").
+	envFaultVoucher   = "HSRADIUS_FAULT_VOUCHER"
 	demoSource        = "demo mode"
 	commandLineSource = "command line"
 )

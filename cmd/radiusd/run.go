@@ -26,6 +26,7 @@ import (
 	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM.
@@ -179,8 +180,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	vouchers := voucher.NewManager(store, time.Now)
+	if getenv(envFaultVoucher) == "after_claim" {
+		// The fault tests (cmd/radiusd/fault*_test.go) kill the server
+		// between the first and second step of a redemption.
+		vouchers.SetAfterClaim(func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+	}
 	scfg := cfg.Server
 	scfg.Store, scfg.Log, scfg.Metrics = store, log, metrics
+	scfg.Vouchers = vouchers
 	if cfg.Enforce != nil {
 		enf := *cfg.Enforce
 		enf.Store = store
@@ -211,6 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	admin, err := startAdmin(cfg.Admin, adminapi.Config{
 		Sessions: session.NewSessionsMgr(store, time.Now),
+		Vouchers: vouchers,
 		DynAuth:  srv,
 		Ready:    store.Ping,
 		Gatherer: reg,

@@ -33,6 +33,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // DynAuth is what the API needs from the RADIUS server: telling a device's
@@ -57,6 +58,9 @@ type DynAuth interface {
 type Config struct {
 	// Sessions is the session API the endpoints call. Required.
 	Sessions *session.SessionsMgr
+	// Vouchers is the plan and voucher API of the /v1/plans, /v1/batches
+	// and /v1/vouchers endpoints. Nil: they answer 503.
+	Vouchers *voucher.Manager
 	// DynAuth sends Disconnect/CoA requests for the device endpoints. Nil:
 	// POST /v1/devices/{mac}/disconnect answers 503, and PATCH/DELETE of a
 	// session change the store only (their response says so).
@@ -112,6 +116,10 @@ type api struct {
 //	                                     it, then CoA (new limits) or Disconnect (nothing left)
 //	                                     to the device's open NAS sessions
 //	DELETE /v1/sessions/{id}             204; the NAS sessions are told what is left
+//	POST|GET /v1/plans, GET|PATCH|DELETE /v1/plans/{name}, POST /v1/plans/{name}/batches,
+//	GET /v1/batches, GET /v1/batches/{id}[/csv], POST /v1/batches/{id}/revoke,
+//	GET /v1/vouchers/{code}, POST /v1/vouchers/{code}/revoke
+//	                                     plans and vouchers (vouchers.go; README "Vouchers")
 //	GET    /metrics                      Prometheus, from cfg.Gatherer
 //	GET    /healthz                      200 while the process serves (liveness)
 //	GET    /readyz                       200 when the store answers within 2 s (readiness)
@@ -172,6 +180,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/sessions/{id}", a.getSession)
 	mux.HandleFunc("PATCH /v1/sessions/{id}", a.patchSession)
 	mux.HandleFunc("DELETE /v1/sessions/{id}", a.deleteSession)
+	a.routeVouchers(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{cfg.Log},
 		ErrorHandling: promhttp.ContinueOnError,
