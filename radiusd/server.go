@@ -76,6 +76,8 @@ type Config struct {
 	// StoreTimeout bounds one store call; keep it below the NAS's retry
 	// interval.
 	StoreTimeout time.Duration
+	// VoucherLimits bound failed voucher logins, so codes cannot be guessed.
+	VoucherLimits VoucherLimits
 	// Enforce enables Disconnect/CoA (RFC 5176), the end-of-session
 	// schedule and the reaper (nil: disabled). RunEnforcement runs them.
 	Enforce *EnforceConfig
@@ -110,7 +112,8 @@ type Server struct {
 	maxWork  int64
 
 	enf     *enforcer // nil when enforcement is off
-	classes *classes  // Class values of Access-Accepts
+	vlimit  *voucherLimiter
+	classes *classes // Class values of Access-Accepts
 
 	mu    sync.Mutex
 	conns map[net.PacketConn]struct{}
@@ -133,6 +136,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Enforce != nil && cfg.Enforce.Store == nil {
 		errs = append(errs, errors.New("enforcement enabled without a store"))
 	}
+	if cfg.Vouchers == nil {
+		for _, n := range cfg.NAS {
+			if n.Login.TakesVouchers() {
+				errs = append(errs, fmt.Errorf("NAS %s has login: %s but the server has no voucher store", n.Name, n.Login))
+			}
+		}
+	}
 	errs = append(errs, cfg.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: %w", err)
@@ -149,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		classes: cls,
 		enf:     enf,
+		vlimit:  newVoucherLimiter(cfg.VoucherLimits),
 		cfg:     cfg,
 		nas:     table,
 		cache:   newRespCache(cfg.CacheTTL, cfg.CacheMax),

@@ -402,8 +402,15 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 		Str("require_message_authenticator", n.MAPolicy.String()).Str("password", n.Password.String()).
 		Uint32("global_down_mbits", n.GlobalDownMbits).Uint32("global_up_mbits", n.GlobalUpMbits).
 		Int("coa_port", n.CoAPort).Str("on_spill", n.OnSpill.String()).
-		Str("login", n.Login.String()).Str("mac_suffix", n.MACSuffix).
-		Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
+		Str("login", n.Login.String()).Str("mac_suffix", n.MACSuffix)
+	if n.Login.TakesVouchers() {
+		vp := n.VoucherPassword
+		if vp == radiusd.VoucherPasswordUnset {
+			vp = radiusd.VoucherPasswordCode
+		}
+		e.Str("voucher_password", vp.String())
+	}
+	e.Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
 		Str("counter_wrap", map[bool]string{true: "wrap", false: "reset"}[n.Acct.Wrap32])
 }
 
