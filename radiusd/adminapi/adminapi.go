@@ -33,6 +33,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // DynAuth is what the API needs from the RADIUS server: telling a device's
@@ -57,6 +58,9 @@ type DynAuth interface {
 type Config struct {
 	// Sessions is the session API the endpoints call. Required.
 	Sessions *session.SessionsMgr
+	// Vouchers is the plan and voucher API of the /v1/plans, /v1/batches
+	// and /v1/vouchers endpoints. Nil: they answer 503.
+	Vouchers *voucher.Manager
 	// DynAuth sends Disconnect/CoA requests for the device endpoints. Nil:
 	// POST /v1/devices/{mac}/disconnect answers 503, and PATCH/DELETE of a
 	// session change the store only (their response says so).
@@ -139,6 +143,10 @@ type api struct {
 //	GET    /v1/devices/{mac}/nas-sessions the device's open NAS sessions
 //	GET    /v1/nas                       the NAS table with open sessions and last update
 //	/ and /ui/...                        cfg.UI (the dashboard), when set
+//	POST|GET /v1/plans, GET|PATCH|DELETE /v1/plans/{name}, POST /v1/plans/{name}/batches,
+//	GET /v1/batches, GET /v1/batches/{id}[/csv], POST /v1/batches/{id}/revoke,
+//	GET /v1/vouchers/{code}, POST /v1/vouchers/{code}/revoke
+//	                                     plans and vouchers (vouchers.go; README "Vouchers")
 //	GET    /metrics                      Prometheus, from cfg.Gatherer
 //	GET    /healthz                      200 while the process serves (liveness)
 //	GET    /readyz                       200 when the store answers within 2 s (readiness)
@@ -205,6 +213,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/devices", a.listDevices)
 	mux.HandleFunc("GET /v1/devices/{mac}/nas-sessions", a.deviceNASSessions)
 	mux.HandleFunc("GET /v1/nas", a.listNAS)
+	a.routeVouchers(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{cfg.Log},
 		ErrorHandling: promhttp.ContinueOnError,

@@ -31,6 +31,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 	"github.com/hotspot-radius/hsradius/session/sessiontest"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 const (
@@ -158,6 +159,7 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 
 	cfg := adminapi.Config{
 		Sessions:     e.mgr,
+		Vouchers:     voucher.NewManager(e.store, time.Now),
 		Ready:        e.store.Ping,
 		Gatherer:     e.reg,
 		Token:        o.token,
