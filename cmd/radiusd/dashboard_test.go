@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"layeh.com/radius"
@@ -193,6 +195,13 @@ func (b *browser) screenshot(name string, width, height int64) {
 	b.do("viewport back", chromedp.EmulateViewport(1280, 800))
 }
 
+// signIn signs in from the sign-in page.
+func (b *browser) signIn(token string) {
+	b.t.Helper()
+	b.do("sign in", chromedp.Navigate(b.base+"/ui/signin"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		setField("#token", token), chromedp.Submit(chromedp.CSS("form")), waitText("#main", "Overview"))
+}
+
 // radclientSend sends one accounting packet with radclient and checks the
 // answer.
 func radclientSend(t *testing.T, bin, addr, attrs string) {
@@ -238,8 +247,8 @@ func TestDashboardBrowser(t *testing.T) {
 	b.do("sign-in page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.do("wrong token", setField("#token", "not-the-token"), chromedp.Submit(chromedp.CSS("form")),
 		waitText("#signin-error", "Wrong token"))
-	b.do("sign in", setField("#token", token), chromedp.Submit(chromedp.CSS("form")),
-		waitText("#stat-devices-online", "Devices online", "0"), waitText("#stat-redis", "OK"))
+	b.signIn(token)
+	b.do("overview", waitText("#stat-devices-online", "Devices online", "0"), waitText("#stat-redis", "OK"))
 	if got := eval[string](b, `document.cookie`); got != "" {
 		t.Errorf("the session cookie is readable by scripts (not HttpOnly): %q", got)
 	}
@@ -332,6 +341,76 @@ func TestDashboardBrowser(t *testing.T) {
 	if st := eval[int](b, `fetch('/v1/overview').then(r => r.status)`); st != 401 {
 		t.Errorf("GET /v1/overview after sign-out: %d, want 401", st)
 	}
+	if errs := b.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors in the pages: %q", errs)
+	}
+}
+
+// TestDashboardVouchers creates a plan and a batch of vouchers in the
+// browser, checks the print-ready sheet (print media: only the codes),
+// the CSV export and revoking a code.
+func TestDashboardVouchers(t *testing.T) {
+	const token = "dashboard-test-token-0123456789"
+	r, _ := dashboardServer(t, token)
+	b := newBrowser(t, "http://"+r.Admin)
+	b.signIn(token)
+
+	b.do("plans page", chromedp.Navigate(b.base+"/ui/#/plans"), waitText("#main", "No plan yet"))
+	b.do("create plan", setField("#plan-create input[name=name]", "day-pass"),
+		chromedp.SetValue(chromedp.CSS("#plan-create select[name=type]"), "time_or_data"),
+		setField("#plan-create input[name=time]", "1440"), setField("#plan-create input[name=data]", "2000"),
+		setField("#plan-create input[name=exp]", "2"), setField("#plan-create input[name=down]", "20"),
+		setField("#plan-create input[name=up]", "5"), setField("#plan-create input[name=price]", "2.5"),
+		setField("#plan-create input[name=currency]", "EUR"),
+		chromedp.Click(chromedp.CSS("#plan-create button[type=submit]")),
+		waitText("#plan-list", "day-pass", "Time or data", "1 d", "2,000 MB", "20/5 Mbit/s", "€2.50"))
+	// The API's validation answers in the page: the same rules as curl.
+	b.do("refused plan", setField("#plan-create input[name=name]", "hour"),
+		chromedp.SetValue(chromedp.CSS("#plan-create select[name=type]"), "time"),
+		setField("#plan-create input[name=time]", "60"),
+		chromedp.Click(chromedp.CSS("#plan-create button[type=submit]")),
+		waitText("#main", "down_mbits: must be positive unless the session uses the global speed"))
+
+	b.do("vouchers page", chromedp.Navigate(b.base+"/ui/#/vouchers"), waitText("#batch-create", "day-pass"))
+	b.do("create batch", setField("#batch-create input[name=count]", "6"), setField("#batch-create input[name=prefix]", "ds"),
+		setField("#batch-create input[name=note]", "front desk, December"),
+		chromedp.Click(chromedp.CSS("#batch-create button[type=submit]")),
+		waitText("#main", "Sheet: 6 unused codes", "front desk, December", "day-pass"))
+	codes := eval[[]string](b, `[...document.querySelectorAll('.voucher .code')].map(e => e.innerText)`)
+	if len(codes) != 6 {
+		t.Fatalf("the sheet shows %d codes, want 6: %q", len(codes), codes)
+	}
+	for _, c := range codes {
+		if !strings.HasPrefix(c, "DS") || len(c) != 12 {
+			t.Errorf("code %q: want the prefix DS and 10 characters after it", c)
+		}
+	}
+	id := eval[string](b, `location.hash.split('/')[2]`)
+
+	// CSV export: the link downloads the batch with the session cookie.
+	csv := eval[string](b, `fetch(document.querySelector('#csv').href).then(r => r.text())`)
+	if !strings.HasPrefix(csv, "code,plan,batch,state") || strings.Count(csv, "\n") != 7 || !strings.Contains(csv, codes[0]+",day-pass,"+id+",unused") {
+		t.Errorf("CSV export:\n%s", csv)
+	}
+
+	// Revoke one code (the confirmation dialog answered yes).
+	b.do("revoke a code", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Revoke %s"]`, codes[0]))),
+		waitText("#main", "Code "+codes[0]+" revoked", "Sheet: 5 unused codes", "revoked"))
+
+	b.screenshot("vouchers-desktop", 1280, 800)
+	b.screenshot("vouchers-phone", 390, 844)
+
+	// Printed, the sheet is the codes alone: no navigation, no buttons.
+	b.do("print media", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tgt, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+			return chromedp.Void{}, err
+		})
+	if hidden := eval[bool](b, `['.top', '#batch-codes', '#print', '#csv', '#batch-info', '[role=status]'].every(s => document.querySelector(s).getClientRects().length === 0) && document.querySelector('.voucher').getClientRects().length > 0`); !hidden {
+		t.Errorf("in print media the navigation, buttons or code table still show")
+	}
+	b.screenshot("vouchers-print", 1280, 800)
 	if errs := b.scriptErrors(); len(errs) > 0 {
 		t.Errorf("script errors in the pages: %q", errs)
 	}

@@ -23,7 +23,8 @@ export function mount(root, [rawMAC]) {
   discBtn.addEventListener('click', async () => {
     discBtn.disabled = true;
     replace(discOut, 'Sending Disconnect-Request…');
-    discOut.className = 'muted';
+    discOut.classList.remove('error', 'notice');
+    discOut.classList.add('muted');
     try {
       const r = await api('POST', '/v1/devices/' + mac + '/disconnect');
       if (r.results.length === 0) showNotice(discOut, 'The device has no open NAS session: nothing to disconnect.');

@@ -24,8 +24,13 @@ function planSummary(p) {
   return parts.join(' · ');
 }
 
+const money = new Intl.NumberFormat(undefined, {maximumFractionDigits: 2});
 function price(p) {
-  return p.price ? p.price + (p.currency ? ' ' + p.currency : '') : '—';
+  if (!p.price) return '—';
+  if (/^[A-Z]{3}$/.test(p.currency || '')) {
+    try { return new Intl.NumberFormat(undefined, {style: 'currency', currency: p.currency}).format(p.price); } catch { /* not ISO 4217 */ }
+  }
+  return money.format(p.price) + (p.currency ? ' ' + p.currency : '');
 }
 
 export const plans = {
@@ -33,7 +38,7 @@ export const plans = {
     const list = h('div', {id: 'plan-list'});
     const out = h('div', {role: 'status'});
     const form = h('form', {class: 'inline', id: 'plan-create'},
-      field('Name', {name: 'name', required: true, autocomplete: 'off', pattern: '[A-Za-z0-9._-]+', title: 'letters, digits, . _ -'}),
+      field('Name', {name: 'name', required: true, autocomplete: 'off', pattern: '[A-Za-z0-9][A-Za-z0-9._-]{0,63}', title: 'letters, digits, . _ - (up to 64)'}),
       select('Type', {name: 'type'}, [['time', 'Time'], ['data', 'Data'], ['time_or_data', 'Time or data']]),
       field('Time (minutes)', {name: 'time', type: 'number', min: '0', step: '1'}),
       field('Data (MB)', {name: 'data', type: 'number', min: '0', step: 'any'}),
@@ -41,7 +46,7 @@ export const plans = {
       field('Down (Mbit/s)', {name: 'down', type: 'number', min: '0', step: '1'}),
       field('Up (Mbit/s)', {name: 'up', type: 'number', min: '0', step: '1'}),
       field('Use the NAS\'s global speed', {name: 'global', type: 'checkbox'}),
-      field('Price', {name: 'price', autocomplete: 'off', inputmode: 'decimal'}),
+      field('Price', {name: 'price', type: 'number', min: '0', step: 'any', inputmode: 'decimal'}),
       field('Currency', {name: 'currency', autocomplete: 'off', maxlength: '8'}),
       field('Devices per code', {name: 'devices', type: 'number', min: '1', step: '1', value: '1'}),
       h('button', {type: 'submit'}, 'Create plan'));
@@ -55,7 +60,7 @@ export const plans = {
       if (form.global.checked) b.use_global_speed = true;
       if (form.down.value) b.down_mbits = Number(form.down.value);
       if (form.up.value) b.up_mbits = Number(form.up.value);
-      if (form.price.value) b.price = form.price.value;
+      if (form.price.value) b.price = Number(form.price.value);
       if (form.currency.value) b.currency = form.currency.value;
       if (form.devices.value) b.devices = Number(form.devices.value);
       submitting(form, async () => {
@@ -87,9 +92,9 @@ export const batches = {
     const planSel = h('select', {name: 'plan', id: 'batch-plan', required: true});
     const form = h('form', {class: 'inline', id: 'batch-create'},
       h('div', {class: 'field'}, h('label', {for: 'batch-plan'}, 'Plan'), planSel),
-      field('Number of codes', {name: 'count', type: 'number', min: '1', max: '1000', step: '1', value: '10', required: true}),
-      field('Code length', {name: 'length', type: 'number', min: '6', max: '32', step: '1', value: '8'}),
-      field('Prefix', {name: 'prefix', autocomplete: 'off'}),
+      field('Number of codes', {name: 'count', type: 'number', min: '1', max: '10000', step: '1', value: '10', required: true}),
+      field('Code length', {name: 'length', type: 'number', min: '8', max: '20', step: '1', value: '10'}),
+      field('Prefix (letters and digits)', {name: 'prefix', autocomplete: 'off'}),
       field('Note', {name: 'note', autocomplete: 'off'}),
       h('button', {type: 'submit'}, 'Create vouchers'));
     root.append(h('h1', {}, 'Vouchers'), h('section', {class: 'card'}, h('h2', {}, 'New batch'), form, out), list);
@@ -143,7 +148,7 @@ export const batch = {
     const codes = h('div', {class: 'noprint', id: 'batch-codes'});
     const printBtn = h('button', {type: 'button', id: 'print'}, 'Print the sheet');
     printBtn.addEventListener('click', () => window.print());
-    const csv = h('a', {href: '/v1/batches/' + encodeURIComponent(id) + '/csv', download: 'vouchers-' + id + '.csv', id: 'csv'}, 'Export CSV');
+    const csv = h('a', {href: '/v1/batches/' + encodeURIComponent(id) + '/csv', download: 'vouchers-' + id + '.csv', id: 'csv', class: 'button secondary'}, 'Export CSV');
     const revokeBtn = h('button', {type: 'button', class: 'danger', id: 'revoke-batch'}, 'Revoke the batch');
     revokeBtn.addEventListener('click', async () => {
       if (!confirm('Revoke every unused and active code of batch ' + id + '?')) return;
@@ -180,7 +185,7 @@ export const batch = {
         h('div', {class: 'sheet'}, unused.map(v => h('div', {class: 'voucher'},
           h('div', {class: 'plan'}, b.plan), plan.type ? h('div', {class: 'muted'}, planSummary(plan)) : null,
           h('div', {class: 'code'}, v.code), plan.price ? h('div', {}, price(plan)) : null))));
-      replace(codes, h('h2', {}, 'Codes'), table('Codes of batch ' + id, ['Code', 'State', 'Devices', 'Redeemed', ''], vs.map(v => h('tr', {},
+      replace(codes, h('h2', {}, 'Codes'), table('Codes of batch ' + id, ['Code', 'State', 'Devices', 'Redeemed', 'Action'], vs.map(v => h('tr', {},
         td('Code', h('code', {}, v.code)), td('State', v.state.replace('_', ' ')),
         td('Devices', (v.devices || []).map(m => h('a', {href: '#/device/' + m}, m, ' '))),
         td('Redeemed', v.redeemed_at ? dateTime(v.redeemed_at) : '—'),

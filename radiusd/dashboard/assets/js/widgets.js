@@ -44,12 +44,14 @@ export function showError(el, e) {
     lines.push(e.message || String(e));
   }
   replace(el, lines.map(l => h('div', {}, l)));
-  el.className = 'error';
+  el.classList.remove('notice', 'muted');
+  el.classList.add('error');
 }
 
 export function showNotice(el, text) {
   replace(el, text);
-  el.className = 'notice';
+  el.classList.remove('error', 'muted');
+  el.classList.add('notice');
 }
 
 // submitting disables a form's buttons while its request runs.
