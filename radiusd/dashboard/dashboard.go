@@ -137,8 +137,8 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.Set("Cache-Control", "no-store")
 		http.ServeFileFS(w, r, assets, "assets/index.html")
-	case p == "/ui/signin.html":
-		http.NotFound(w, r)
+	case p == "/ui/signin.html" || strings.HasSuffix(p, "/"):
+		http.NotFound(w, r) // the template; directory listings
 	default:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
