@@ -202,6 +202,33 @@ func (b *browser) signIn(token string) {
 		setField("#token", token), chromedp.Submit(chromedp.CSS("form")), waitText("#main", "Overview"))
 }
 
+// contrastJS lists the visible text whose colour has a contrast ratio under
+// 4.5:1 (WCAG AA) against the background it is drawn on.
+const contrastJS = `(() => {
+  const rgb = c => c.match(/[\d.]+/g).map(Number);
+  const lum = c => { const [r, g, b] = rgb(c).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const opaque = c => { const m = rgb(c); return m.length < 4 || m[3] > 0; };
+  const bg = el => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; if (opaque(c)) return c; } return 'rgb(255, 255, 255)'; };
+  const bad = [];
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (w.nextNode()) {
+    const t = w.currentNode, el = t.parentElement;
+    if (!t.textContent.trim() || !el.getClientRects().length || el.closest('.sr-only, button:disabled')) continue;
+    const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+    const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (r < 4.5) bad.push(el.tagName + ' "' + t.textContent.trim().slice(0, 40) + '" ' + r.toFixed(2) + ':1');
+  }
+  return bad;
+})()`
+
+// checkContrast fails the test for text under 4.5:1 on the current page.
+func (b *browser) checkContrast(page string) {
+	b.t.Helper()
+	if bad := eval[[]string](b, contrastJS); len(bad) > 0 {
+		b.t.Errorf("%s: text under 4.5:1 contrast: %q", page, bad)
+	}
+}
+
 // radclientSend sends one accounting packet with radclient and checks the
 // answer.
 func radclientSend(t *testing.T, bin, addr, attrs string) {
@@ -335,6 +362,9 @@ func TestDashboardBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll('[tabindex^="-"]:not(main)').length`); n != 0 {
 		t.Errorf("%d controls taken out of the keyboard order", n)
 	}
+	b.checkContrast("device page")
+	b.do("overview for contrast", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-redis", "OK"))
+	b.checkContrast("overview")
 
 	// Sign out: back to the sign-in page, and the API refuses the old cookie.
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
@@ -398,6 +428,7 @@ func TestDashboardVouchers(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Revoke %s"]`, codes[0]))),
 		waitText("#main", "Code "+codes[0]+" revoked", "Sheet: 5 unused codes", "revoked"))
 
+	b.checkContrast("voucher batch")
 	b.screenshot("vouchers-desktop", 1280, 800)
 	b.screenshot("vouchers-phone", 390, 844)
 
@@ -411,6 +442,30 @@ func TestDashboardVouchers(t *testing.T) {
 		t.Errorf("in print media the navigation, buttons or code table still show")
 	}
 	b.screenshot("vouchers-print", 1280, 800)
+	if errs := b.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors in the pages: %q", errs)
+	}
+}
+
+// TestDashboardDemo: the demo serves the dashboard without a sign-in (no
+// token, loopback), as README's first screen says.
+func TestDashboardDemo(t *testing.T) {
+	r := startRun(t, nil, map[string]string{
+		envDemoRedisAddr: "127.0.0.1:0",
+		envDemoAuthAddr:  "127.0.0.1:0",
+		envDemoAcctAddr:  "127.0.0.1:0",
+		envDemoAdminAddr: "127.0.0.1:0",
+	})
+	if code, body := get(t, "POST", "http://"+r.Admin+"/v1/devices/"+testMAC+"/sessions", "", `{"type":"data","data_mb":500,"use_global_speed":true}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	b := newBrowser(t, "http://"+r.Admin)
+	b.do("demo overview", chromedp.Navigate(b.base+"/"), waitText("#main", "Overview", "demo", "127.0.0.1/32"), waitText("#stat-redis", "OK"))
+	if visible := eval[bool](b, `!document.querySelector('#signout').hidden`); visible {
+		t.Error("the demo shows a Sign out button: there is no sign-in without a token")
+	}
+	b.do("demo devices", chromedp.Navigate(b.base+"/ui/#/devices?q=ee:ff"),
+		waitText(`tr[data-mac="aa:bb:cc:dd:ee:ff"]`, "500 MB of 500 MB left"))
 	if errs := b.scriptErrors(); len(errs) > 0 {
 		t.Errorf("script errors in the pages: %q", errs)
 	}
