@@ -223,10 +223,11 @@ func (s *Store) CreateBatch(ctx context.Context, b voucher.Batch, newCode func()
 	}
 	created := unix(b.CreatedAt)
 	b.Codes = make([]string, 0, b.Count)
-	for attempts := 0; len(b.Codes) < b.Count; attempts++ {
-		if attempts > 10 {
+	for stalls := 0; len(b.Codes) < b.Count; {
+		if stalls > 10 {
 			return fail(errors.New("codes keep colliding: use longer codes"))
 		}
+		before := len(b.Codes)
 		want := min(b.Count-len(b.Codes), createChunk)
 		codes := make([]string, want)
 		cmds := make([]*redis.Cmd, want)
@@ -250,8 +251,8 @@ func (s *Store) CreateBatch(ctx context.Context, b voucher.Batch, newCode func()
 				b.Codes = append(b.Codes, codes[i])
 			}
 		}
-		if len(codes) == want && len(b.Codes) > 0 {
-			attempts = 0 // progress: only a run of collisions gives up
+		if len(b.Codes) == before {
+			stalls++ // only a run of rounds that created nothing gives up
 		}
 	}
 	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {

@@ -406,14 +406,16 @@ func TestDashboardVouchers(t *testing.T) {
 		setField("#batch-create input[name=note]", "front desk, December"),
 		chromedp.Click(chromedp.CSS("#batch-create button[type=submit]")),
 		waitText("#main", "Sheet: 6 unused codes", "front desk, December", "day-pass"))
-	codes := eval[[]string](b, `[...document.querySelectorAll('.voucher .code')].map(e => e.innerText)`)
+	codes := eval[[]string](b, `[...document.querySelectorAll('.voucher .code')].map(e => e.dataset.code + ' ' + e.innerText)`)
 	if len(codes) != 6 {
 		t.Fatalf("the sheet shows %d codes, want 6: %q", len(codes), codes)
 	}
-	for _, c := range codes {
-		if !strings.HasPrefix(c, "DS") || len(c) != 12 {
-			t.Errorf("code %q: want the prefix DS and 10 characters after it", c)
+	for i, c := range codes {
+		code, shown, _ := strings.Cut(c, " ")
+		if !strings.HasPrefix(code, "DS") || len(code) != 12 || shown != code[:4]+"-"+code[4:8]+"-"+code[8:] {
+			t.Errorf("code %q shown as %q: want the prefix DS, 10 characters after it, in groups of four", code, shown)
 		}
+		codes[i] = code
 	}
 	id := eval[string](b, `location.hash.split('/')[2]`)
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hotspot-radius/hsradius/voucher/vouchertest"
 )
 
 // TestAdminVouchers walks the voucher workflow through the API: a plan, a
@@ -89,4 +91,32 @@ func TestAdminVouchers(t *testing.T) {
 	}
 	e.do(t, "DELETE", "/v1/plans/1h", "").want(t, http.StatusNoContent)
 	e.do(t, "GET", "/v1/plans/1h", "").want(t, http.StatusNotFound)
+}
+
+// TestAdminPlanTable runs testdata/plans.json through POST /v1/plans: each
+// plan is created (201) or refused (400 naming the key first) exactly as
+// the voucher package and hsctl plan create decide.
+func TestAdminPlanTable(t *testing.T) {
+	e := newAdminEnv(t, adminOpts{noServer: true})
+	for _, c := range vouchertest.LoadPlans(t).Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			r := e.do(t, "POST", "/v1/plans", string(c.Body))
+			got := vouchertest.WantOK
+			switch r.status {
+			case http.StatusCreated:
+			case http.StatusBadRequest:
+				// One problem: {"error", "field"}; several: "problems".
+				body := r.json(t)
+				got, _ = body["field"].(string)
+				if probs, _ := body["problems"].([]any); len(probs) > 0 {
+					got, _ = probs[0].(map[string]any)["field"].(string)
+				}
+			default:
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if got != c.Want {
+				t.Errorf("got %s, want %s: %s", got, c.Want, r.body)
+			}
+		})
+	}
 }

@@ -135,6 +135,12 @@ export const batches = {
   },
 };
 
+// group writes a code in groups of four for reading aloud and typing
+// (customers may type it with or without the dashes).
+function group(code) {
+  return code.match(/.{1,4}/g).join('-');
+}
+
 function states(s) {
   return Object.entries(s || {}).filter(([, n]) => n > 0).map(([k, n]) => k.replace('_', ' ') + ' ' + n).join(', ') || '—';
 }
@@ -184,7 +190,7 @@ export const batch = {
       replace(sheet, h('h2', {id: 'sheet-title', class: 'noprint'}, 'Sheet: ' + unused.length + ' unused code' + (unused.length === 1 ? '' : 's')),
         h('div', {class: 'sheet'}, unused.map(v => h('div', {class: 'voucher'},
           h('div', {class: 'plan'}, b.plan), plan.type ? h('div', {class: 'muted'}, planSummary(plan)) : null,
-          h('div', {class: 'code'}, v.code), plan.price ? h('div', {}, price(plan)) : null))));
+          h('div', {class: 'code', 'data-code': v.code}, group(v.code)), plan.price ? h('div', {}, price(plan)) : null))));
       replace(codes, h('h2', {}, 'Codes'), table('Codes of batch ' + id, ['Code', 'State', 'Devices', 'Redeemed', 'Action'], vs.map(v => h('tr', {},
         td('Code', h('code', {}, v.code)), td('State', v.state.replace('_', ' ')),
         td('Devices', (v.devices || []).map(m => h('a', {href: '#/device/' + m}, m, ' '))),
