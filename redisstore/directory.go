@@ -153,3 +153,77 @@ func globEscape(s string) string {
 	}
 	return b.String()
 }
+
+// Bounds of a device's record scan: its records have no index (only its
+// open ones, "<prefix>{<mac>}:open"), so finding the stopped ones walks
+// the keyspace of the device's Redis node.
+const (
+	maxRecordScanSteps = 200 // at most 200,000 keys examined
+	maxRecords         = 50
+)
+
+// DeviceRecords returns the device's accounting records still in Redis,
+// open and stopped (stopped ones live redis.stopped_record_ttl, a day by
+// default), most recently updated first, at most 50, by a bounded SCAN of
+// the node that holds the device's slot. more reports that the scan
+// stopped early or found more. For an operator's page, not the packet
+// path: it is as slow as the keyspace is large.
+func (s *Store) DeviceRecords(ctx context.Context, mac session.MAC) (recs []session.AcctRecord, more bool, err error) {
+	base := s.keys.tag(mac) + ":acct:"
+	pattern := globEscape(base) + "*"
+	var node redis.Cmdable = s.rdb
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		m, err := cc.MasterForKey(ctx, base)
+		if err != nil {
+			return nil, false, fmt.Errorf("redisstore: records of %s: %w", mac, translate(err))
+		}
+		node = m
+	}
+	var keys []string
+	var cursor uint64
+	more = true
+	for range maxRecordScanSteps {
+		batch, next, err := node.Scan(ctx, cursor, pattern, scanCount).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("redisstore: records of %s: %w", mac, translate(err))
+		}
+		keys = append(keys, batch...)
+		if next == 0 {
+			more = false
+			break
+		}
+		cursor = next
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // SCAN may return a key twice
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGetAll(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("redisstore: records of %s: %w", mac, translate(err))
+	}
+	for _, c := range cmds {
+		h := c.Val()
+		if len(h) == 0 || h["acct_session_id"] == "" {
+			continue // expired since the scan, or not a record
+		}
+		pairs := make([]string, 0, 2*len(h))
+		for k, v := range h {
+			pairs = append(pairs, k, v)
+		}
+		rec, err := decodeRecord(h["nas"], h["acct_session_id"], mac, pairs)
+		if err != nil {
+			return nil, false, fmt.Errorf("redisstore: records of %s: %w", mac, err)
+		}
+		recs = append(recs, rec)
+	}
+	slices.SortFunc(recs, func(a, b session.AcctRecord) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	if len(recs) > maxRecords {
+		recs, more = recs[:maxRecords], true
+	}
+	return recs, more, nil
+}

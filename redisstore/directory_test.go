@@ -53,6 +53,19 @@ func testDirectory(t *testing.T, s *Store) {
 	if err != nil || total != 1 || len(refs) != 1 || refs[0].SessionID != "A" {
 		t.Errorf("NASOpen after B's Stop = %+v, %d, %v; want A only", refs, total, err)
 	}
+	// The device's records, stopped ones too, newest first.
+	recs, more, err := s.DeviceRecords(ctx, macs[1])
+	if err != nil || more || len(recs) != 1 || recs[0].SessionID != "B" || recs[0].Open || recs[0].SessionTime != 60 || recs[0].NAS != "nas-a" {
+		t.Errorf("DeviceRecords of %s = %+v, more %v, %v; want the stopped record B", macs[1], recs, more, err)
+	}
+	account(t, s, pkt(session.AcctStart, macs[0], "C", 0, 0, 0, t0.Add(3*time.Minute)))
+	recs, _, err = s.DeviceRecords(ctx, macs[0])
+	if err != nil || len(recs) != 2 || recs[0].SessionID != "C" || recs[1].SessionID != "A" || !recs[0].Open || !recs[1].Open {
+		t.Errorf("DeviceRecords of %s = %+v, %v; want C then A, open", macs[0], recs, err)
+	}
+	if recs, _, err := s.DeviceRecords(ctx, macs[2]); err != nil || len(recs) != 0 {
+		t.Errorf("DeviceRecords of a device without records = %+v, %v", recs, err)
+	}
 	if _, n, err := s.NASOpen(ctx, "other", 0); err != nil || n != 0 {
 		t.Errorf("NASOpen of a NAS without records = %d, %v", n, err)
 	}

@@ -316,8 +316,14 @@ func TestDashboardBrowser(t *testing.T) {
 		waitText("#main", "NAS sessions now", "s1", "10.5.50.7", "lab"))
 	radclientSend(t, rc, acct, "Acct-Status-Type=Interim-Update,Acct-Session-Id=s1,Calling-Station-Id=aa-bb-cc-dd-ee-ff,User-Name=aa:bb:cc:dd:ee:ff,Acct-Session-Time=300,Acct-Input-Octets=3000000,Acct-Output-Octets=17000000")
 	b.do("consumption moves on the device page", waitText(`tr[data-session="aabbccddeeff-1"]`, "55 min of 1 h left", "5 min · 20 MB"))
-	b.screenshot("device-desktop", 1280, 800)
 	b.screenshot("device-phone", 390, 844)
+	b.do("overview while online", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-devices-online", "1 NAS sessions open"),
+		// The rates come from two samples: the second poll shows them.
+		chromedp.Poll[chromedp.Void](`document.querySelector('#stat-accounting .value').innerText !== '—'`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+	b.screenshot("overview-desktop", 1280, 800)
+	b.screenshot("overview-phone", 390, 844)
+	b.do("back to the device", chromedp.Navigate(base+"/ui/#/device/aa:bb:cc:dd:ee:ff"), waitText("#main", "Top up", "lab"))
 
 	// Top up 30 minutes: the NAS session is told the new limits (CoA).
 	b.do("top up", setField("#topup input[name=amount]", "30"),
@@ -337,19 +343,22 @@ func TestDashboardBrowser(t *testing.T) {
 		waitText("#main", "data_mb"))
 
 	// Disconnect: the fake NAS receives the Disconnect-Request and ACKs.
-	b.do("disconnect", chromedp.Click(chromedp.CSS("#disconnect")), waitText("#disconnect-result", "lab s1: ACK"))
+	b.do("disconnect", chromedp.Click(chromedp.CSS("#disconnect")), waitText("#disconnect-result", "lab s1: ACK"),
+		waitText("#recent-nas", "s1", "open", "5 min", "20 MB"))
 	if req := nas.Next(t); req.Code != radius.CodeDisconnectRequest || !req.AuthOK {
 		t.Errorf("the NAS got %v (authenticator ok %v), want a Disconnect-Request", req.Code, req.AuthOK)
 	}
 
+	// The NAS ends its session (as it does after a Disconnect): the day's
+	// list shows it stopped, the session's consumption stays.
+	radclientSend(t, rc, acct, "Acct-Status-Type=Stop,Acct-Session-Id=s1,Calling-Station-Id=aa-bb-cc-dd-ee-ff,User-Name=aa:bb:cc:dd:ee:ff,Acct-Session-Time=310,Acct-Input-Octets=3000000,Acct-Output-Octets=17000000,Acct-Terminate-Cause=Admin-Reset")
+	b.do("stopped", waitText("#main", "Not online: no open NAS session"), chromedp.Click(chromedp.CSS("#recent-refresh")),
+		waitText("#recent-nas", "s1", "stopped", "5 min", "20 MB", "aabbccddeeff-1"))
+	b.screenshot("device-desktop", 1280, 800)
+
 	// The overview and NAS pages count what happened.
-	b.do("overview", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-devices-online", "1"),
-		waitText("#stat-accounting", "3 since start"), waitText("#main", "lab", "127.0.0.1/32"),
-		// The rates come from two samples: the second poll shows them.
-		chromedp.Poll[chromedp.Void](`document.querySelector('#stat-accounting .value').innerText !== '—'`,
-			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
-	b.screenshot("overview-desktop", 1280, 800)
-	b.screenshot("overview-phone", 390, 844)
+	b.do("overview", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-devices-online", "0 NAS sessions open"),
+		waitText("#stat-accounting", "4 since start"), waitText("#main", "lab", "127.0.0.1/32"))
 	b.do("nas page", chromedp.Navigate(base+"/ui/#/nas"), waitText("#nas-list", "lab", "127.0.0.1/32", "wispr, chillispot"),
 		waitText("#main", "accounted"))
 

@@ -31,6 +31,9 @@ type Directory interface {
 	NASOpen(ctx context.Context, name string, limit int) ([]session.OpenRef, int64, error)
 	// OpenRecords returns a device's open accounting records.
 	OpenRecords(ctx context.Context, mac session.MAC) ([]session.AcctRecord, error)
+	// DeviceRecords returns a device's records still kept, open and
+	// stopped, newest first (a bounded scan: slow on a large keyspace).
+	DeviceRecords(ctx context.Context, mac session.MAC) ([]session.AcctRecord, bool, error)
 }
 
 // NASEntry is one entry of the NAS table as configured, for GET /v1/nas.
@@ -256,6 +259,7 @@ func (a *api) haveDirectory(w http.ResponseWriter) bool {
 
 // nasSessionJSON is one open NAS session (accounting record) of a device.
 type nasSessionJSON struct {
+	Open          bool    `json:"open"` // false: stopped (by the NAS, an Accounting-On, or the reaper)
 	NAS           string  `json:"nas"`
 	AcctSessionID string  `json:"acct_session_id"`
 	SessionID     string  `json:"session_id"` // the session it charges
@@ -278,7 +282,7 @@ func newNASSessions(recs []session.AcctRecord) []nasSessionJSON {
 	}
 	for _, r := range recs {
 		out = append(out, nasSessionJSON{
-			NAS: r.NAS, AcctSessionID: r.SessionID, SessionID: r.Feeds, FramedIP: r.NASAttrs.FramedIP,
+			Open: r.Open, NAS: r.NAS, AcctSessionID: r.SessionID, SessionID: r.Feeds, FramedIP: r.NASAttrs.FramedIP,
 			SessionTime: r.SessionTime, InputOctets: r.InputOctets, OutputOctets: r.OutputOctets,
 			StartedAt: when(r.StartedAt), UpdatedAt: when(r.UpdatedAt),
 		})
@@ -388,13 +392,27 @@ func (a *api) listDevices(w http.ResponseWriter, r *http.Request) {
 // deviceNASJSON is the body of GET /v1/devices/{mac}/nas-sessions.
 type deviceNASJSON struct {
 	MAC         string           `json:"mac"`
-	NASSessions []nasSessionJSON `json:"nas_sessions"`
+	NASSessions []nasSessionJSON `json:"nas_sessions"` // open now
+	// Recent (with ?recent=true) are the device's records still kept,
+	// open and stopped, newest first; RecentMore says there may be others.
+	Recent     []nasSessionJSON `json:"recent,omitzero"`
+	RecentMore bool             `json:"recent_more,omitempty"`
 }
 
-// deviceNASSessions answers the device's open NAS sessions.
+// deviceNASSessions answers the device's open NAS sessions, and with
+// ?recent=true also the stopped ones still kept.
 func (a *api) deviceNASSessions(w http.ResponseWriter, r *http.Request) {
 	mac, ok := a.pathMAC(w, r)
 	if !ok || !a.haveDirectory(w) {
+		return
+	}
+	recent := false
+	switch v := r.URL.Query().Get("recent"); v {
+	case "", "false", "0":
+	case "true", "1":
+		recent = true
+	default:
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "want true or false", Field: "recent"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
@@ -404,7 +422,27 @@ func (a *api) deviceNASSessions(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceNASJSON{MAC: mac.String(), NASSessions: newNASSessions(recs)})
+	out := deviceNASJSON{MAC: mac.String(), NASSessions: newNASSessions(recs)}
+	if recent {
+		all, more, err := a.cfg.Directory.DeviceRecords(ctx, mac)
+		if err != nil {
+			a.fail(w, r, err, nil)
+			return
+		}
+		out.Recent, out.RecentMore = newNASSessions(all), more
+		slices.SortStableFunc(out.Recent, func(x, y nasSessionJSON) int { return strings.Compare(deref(y.UpdatedAt), deref(x.UpdatedAt)) })
+		if out.Recent == nil {
+			out.Recent = []nasSessionJSON{}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // macFragment turns a search ("AA-BB", "aa:bb:c", "aabb") into the hex

@@ -63,6 +63,11 @@ func TestAdminDashboardReads(t *testing.T) {
 	if len(recs) != 1 || recs[0].(map[string]any)["framed_ip"] != "10.5.50.7" || recs[0].(map[string]any)["nas"] != adminNASName {
 		t.Errorf("nas-sessions: %v", recs)
 	}
+	withRecent := e.do(t, "GET", "/v1/devices/"+adminMAC+"/nas-sessions?recent=true", "").want(t, http.StatusOK).json(t)
+	if rec := withRecent["recent"].([]any); len(rec) != 1 || rec[0].(map[string]any)["open"] != true || rec[0].(map[string]any)["acct_session_id"] != "81000001" {
+		t.Errorf("nas-sessions?recent=true: %v", withRecent)
+	}
+	e.do(t, "GET", "/v1/devices/"+adminMAC+"/nas-sessions?recent=maybe", "").want(t, http.StatusBadRequest)
 	list := e.do(t, "GET", "/v1/nas", "").want(t, http.StatusOK).json(t)
 	if n := list["nas"].([]any)[0].(map[string]any); n["address"] != "127.0.0.1/32" || n["open_sessions"] != 1.0 {
 		t.Errorf("nas: %v", list)

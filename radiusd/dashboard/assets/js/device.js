@@ -13,9 +13,30 @@ export function mount(root, [rawMAC]) {
   const head = h('div', {id: 'device-head'});
   const sessions = h('section', {class: 'card', 'aria-labelledby': 'dev-sessions'});
   const nasBox = h('section', {class: 'card', 'aria-labelledby': 'dev-nas'});
+  const recentList = h('div', {id: 'recent-nas'});
+  const recentBtn = h('button', {type: 'button', class: 'secondary', id: 'recent-refresh'}, 'Look again');
+  const recentBox = h('section', {class: 'card', 'aria-labelledby': 'dev-recent'},
+    h('h2', {id: 'dev-recent'}, 'NAS sessions of the last day'), recentList, recentBtn);
+  // Not on every refresh: finding stopped records scans Redis's keyspace.
+  async function loadRecent() {
+    recentBtn.disabled = true;
+    try {
+      const r = await api('GET', '/v1/devices/' + mac + '/nas-sessions?recent=true');
+      const rows = r.recent || [];
+      replace(recentList, rows.length === 0 ? h('p', {class: 'muted'}, 'None kept: stopped NAS sessions are kept a day.') :
+        table('NAS sessions of the last day', ['NAS', 'Acct-Session-Id', 'State', 'Session', 'Online for', 'Traffic', 'Last update'], rows.map(x => h('tr', {},
+          td('NAS', x.nas), td('Acct-Session-Id', h('code', {}, x.acct_session_id)), td('State', x.open ? 'open' : 'stopped'),
+          td('Session', x.session_id ? h('code', {}, x.session_id) : '—'),
+          td('Online for', duration(x.session_time_secs)), td('Traffic', bytes(x.input_octets + x.output_octets)),
+          td('Last update', x.updated_at ? h('time', {datetime: x.updated_at}, dateTime(x.updated_at)) : '—')))),
+        r.recent_more ? h('p', {class: 'muted'}, 'Only the newest are listed.') : null);
+    } catch (e) { showError(recentList, e); } finally { recentBtn.disabled = false; }
+  }
+  recentBtn.addEventListener('click', loadRecent);
   const pick = h('select', {id: 'session-pick', name: 'session'});
   const actions = h('section', {class: 'card', 'aria-labelledby': 'dev-actions'});
-  root.append(h('h1', {}, 'Device ', h('code', {}, mac)), head, sessions, nasBox, actions);
+  root.append(h('h1', {}, 'Device ', h('code', {}, mac)), head, sessions, nasBox, actions, recentBox);
+  loadRecent();
 
   // ---- actions (built once; the live refresh leaves them alone) ----
   const discOut = h('div', {role: 'status', id: 'disconnect-result'});
@@ -30,6 +51,7 @@ export function mount(root, [rawMAC]) {
       if (r.results.length === 0) showNotice(discOut, 'The device has no open NAS session: nothing to disconnect.');
       else showNotice(discOut, r.results.map(x => x.nas + ' ' + x.acct_session_id + ': ' + x.result.toUpperCase() + (x.error_cause_name ? ' (' + x.error_cause_name + ')' : '')).join('; '));
       refresh();
+      loadRecent();
     } catch (e) { showError(discOut, e); } finally { discBtn.disabled = false; }
   });
 
