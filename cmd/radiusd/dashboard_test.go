@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"layeh.com/radius"
 
 	"github.com/hotspot-radius/hsradius/radiusd/dynauthtest"
@@ -334,6 +335,7 @@ func TestDashboardBrowser(t *testing.T) {
 	if req := nas.Next(t); req.Code != radius.CodeCoARequest || !req.AuthOK {
 		t.Errorf("after the top-up the NAS got %v (authenticator ok %v), want a CoA-Request", req.Code, req.AuthOK)
 	}
+	b.screenshot("device-desktop", 1280, 800)
 
 	// A refused change shows the API's own answer (the same rules as curl).
 	b.do("refused edit", chromedp.Click(chromedp.CSS("#edit"), chromedp.NodeReady),
@@ -354,7 +356,6 @@ func TestDashboardBrowser(t *testing.T) {
 	radclientSend(t, rc, acct, "Acct-Status-Type=Stop,Acct-Session-Id=s1,Calling-Station-Id=aa-bb-cc-dd-ee-ff,User-Name=aa:bb:cc:dd:ee:ff,Acct-Session-Time=310,Acct-Input-Octets=3000000,Acct-Output-Octets=17000000,Acct-Terminate-Cause=Admin-Reset")
 	b.do("stopped", waitText("#main", "Not online: no open NAS session"), chromedp.Click(chromedp.CSS("#recent-refresh")),
 		waitText("#recent-nas", "s1", "stopped", "5 min", "20 MB", "aabbccddeeff-1"))
-	b.screenshot("device-desktop", 1280, 800)
 
 	// The overview and NAS pages count what happened.
 	b.do("overview", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-devices-online", "0 NAS sessions open"),
@@ -372,6 +373,16 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Errorf("%d controls taken out of the keyboard order", n)
 	}
 	b.checkContrast("device page")
+	// From the top, Tab reaches the skip link first, shown when focused,
+	// then the navigation, with a visible focus outline.
+	b.do("keyboard", chromedp.Reload(), waitText("#main", "Top up"), chromedp.KeyEvent(kb.Tab))
+	if got := eval[string](b, `document.activeElement.textContent + ' ' + document.activeElement.getBoundingClientRect().width`); !strings.HasPrefix(got, "Skip to content ") || strings.HasSuffix(got, " 1") {
+		t.Errorf("first Tab: focus on %q, want the visible skip link", got)
+	}
+	b.do("keyboard", chromedp.KeyEvent(kb.Tab))
+	if got := eval[string](b, `document.activeElement.textContent + ' ' + getComputedStyle(document.activeElement).outlineStyle`); got != "hsradius solid" {
+		t.Errorf("second Tab: %q, want the brand link with a solid focus outline", got)
+	}
 	b.do("overview for contrast", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-redis", "OK"))
 	b.checkContrast("overview")
 

@@ -23,6 +23,7 @@ const routes = [
 let current = null;   // {view, refresh}
 let timer = 0;
 let lastOK = 0;
+let routed = false;
 const live = () => document.getElementById('live');
 
 function route() {
@@ -39,7 +40,10 @@ function route() {
     const params = new URLSearchParams(query || '');
     current = view.mount(main, m.slice(1).map(decodeURIComponent), params) || {};
     document.title = (main.querySelector('h1')?.textContent || 'Dashboard') + ' · hsradius';
-    main.focus({preventScroll: true});
+    // After a page change, focus goes to the new content (screen readers
+    // read it); on the first load it stays at the top, before the skip link.
+    if (routed) main.focus({preventScroll: true});
+    routed = true;
     refresh();
     return;
   }
