@@ -69,7 +69,7 @@ type action func(ctx context.Context, g *globals, mgr *session.SessionsMgr) erro
 func commands() []*command {
 	return []*command{createCmd(), listCmd(), currentCmd(), showCmd(), updateCmd(), deleteCmd(),
 		planCreateCmd(), planListCmd(), planShowCmd(), planUpdateCmd(), planDeleteCmd(),
-		voucherBatchCmd(), voucherBatchesCmd(), voucherShowCmd(), voucherExportCmd(), voucherRevokeCmd()}
+		voucherBatchCmd(), voucherBatchesCmd(), voucherShowCmd(), voucherExportCmd(), voucherRevokeCmd(), voucherCompleteCmd()}
 }
 
 // groupCommand joins a command group and its subcommand ("plan create").
