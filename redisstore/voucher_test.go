@@ -292,9 +292,13 @@ func testVoucherInterrupted(t *testing.T, s *Store) {
 	if _, err := m.Redeem(ctx, codes[0], "02:00:00:00:03:02"); !errors.Is(err, voucher.ErrOtherDevice) {
 		t.Errorf("other device while pending: %v", err)
 	}
+	v, err = m.Complete(ctx, codes[0]) // the operator's repair
+	if err != nil || len(v.Pending) != 0 || len(v.SessionIDs) != 1 {
+		t.Fatalf("Complete after step 1: %+v, %v", v, err)
+	}
 	id, err := m.Redeem(ctx, codes[0], mac)
-	if err != nil {
-		t.Fatalf("Redeem after step 1: %v", err)
+	if err != nil || id != v.SessionIDs[0] {
+		t.Fatalf("Redeem after the repair: %q, %v; want %s", id, err, v.SessionIDs[0])
 	}
 	if all := deviceSessions(t, s, mac); len(all) != 1 || all[0].ID != id {
 		t.Fatalf("after completion: %+v", all)

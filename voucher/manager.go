@@ -273,6 +273,26 @@ func (m *Manager) RevokeVoucher(ctx context.Context, typed string) (JSON, error)
 	return m.Voucher(ctx, code)
 }
 
+// Complete finishes the redemptions of a code that were cut between their
+// steps (its pending devices), as each device's next login would, and
+// returns the code's view: the operator's repair.
+func (m *Manager) Complete(ctx context.Context, typed string) (JSON, error) {
+	v, err := m.Voucher(ctx, typed)
+	if err != nil {
+		return JSON{}, err
+	}
+	for _, d := range v.Pending {
+		mac, err := session.ParseMAC(d)
+		if err != nil {
+			return JSON{}, fmt.Errorf("voucher: complete %s: %w", v.Code, err)
+		}
+		if _, err := m.Redeem(ctx, v.Code, mac); err != nil {
+			return JSON{}, fmt.Errorf("voucher: complete %s for %s: %w", v.Code, mac, err)
+		}
+	}
+	return m.Voucher(ctx, v.Code)
+}
+
 // views derives the shown state of each voucher from its sessions.
 func (m *Manager) views(ctx context.Context, vs []Voucher) ([]JSON, error) {
 	var ids []string

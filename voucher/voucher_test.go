@@ -128,3 +128,28 @@ func TestShown(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalize: what Normalize accepts is canonical (capitals and digits,
+// within the lengths) and reads back as itself.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"ACEF-GHJK-MN", " acef ghjk mn ", "", "x", "ÄÖÜ", strings.Repeat("-", 70)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, ok := voucher.Normalize(s)
+		if !ok {
+			return
+		}
+		if len(code) < voucher.MinLength || len(code) > voucher.MaxLength+voucher.MaxPrefix {
+			t.Fatalf("Normalize(%q) = %q: length %d", s, code, len(code))
+		}
+		for _, r := range code {
+			if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				t.Fatalf("Normalize(%q) = %q holds %q", s, code, r)
+			}
+		}
+		if again, ok := voucher.Normalize(code); !ok || again != code {
+			t.Fatalf("Normalize(%q) = %q, but that normalises to %q, %v", s, code, again, ok)
+		}
+	})
+}

@@ -69,7 +69,7 @@ type action func(ctx context.Context, g *globals, mgr *session.SessionsMgr) erro
 func commands() []*command {
 	return []*command{createCmd(), listCmd(), currentCmd(), showCmd(), updateCmd(), deleteCmd(),
 		planCreateCmd(), planListCmd(), planShowCmd(), planUpdateCmd(), planDeleteCmd(),
-		voucherBatchCmd(), voucherBatchesCmd(), voucherShowCmd(), voucherExportCmd(), voucherRevokeCmd()}
+		voucherBatchCmd(), voucherBatchesCmd(), voucherShowCmd(), voucherExportCmd(), voucherRevokeCmd(), voucherCompleteCmd()}
 }
 
 // groupCommand joins a command group and its subcommand ("plan create").
@@ -313,7 +313,8 @@ func (c *cli) help(args []string) error {
 
 func (c *cli) globalUsage(w io.Writer) {
 	fmt.Fprint(w, `hsctl creates, inspects, tops up and deletes hotspot sessions stored in Redis
-(the SessionsMgr of the hsradius RADIUS server, from the shell).
+(the SessionsMgr of the hsradius RADIUS server, from the shell), and the plans
+and voucher codes customers redeem for sessions.
 
 Usage:
   hsctl [global flags] <command> [arguments] [flags]
@@ -321,9 +322,9 @@ Usage:
 Commands:
 `)
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-16s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprintf(w, "  %-16s %s\n", "help", "show the flags and examples of a command")
+	fmt.Fprintf(w, "  %-17s %s\n", "help", "show the flags and examples of a command")
 	fmt.Fprint(w, "\nGlobal flags (before or after the command):\n")
 	g := &globals{}
 	fs := c.globalFlags(g)

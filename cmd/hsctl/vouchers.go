@@ -461,6 +461,39 @@ Examples:
 	}
 }
 
+func voucherCompleteCmd() *command {
+	return &command{
+		name:    "voucher complete",
+		args:    "CODE",
+		summary: "finish a code's logins cut between their steps (its pending devices) and show it",
+		details: `
+A login cut between binding a code to a device and creating the device's session
+(radiusd killed, Redis lost mid-way) leaves the device pending (voucher show
+lists it); the device's next login finishes it, and so does this command.
+
+Example:
+  hsctl voucher complete ABCD-EFGH-JK
+`,
+		setup: func(c *cli, fs *flag.FlagSet) func([]string) (action, error) {
+			return func(pos []string) (action, error) {
+				if len(pos) != 1 {
+					return nil, usageErr("voucher complete: want exactly one argument, the CODE (got %d)", len(pos))
+				}
+				return func(ctx context.Context, g *globals, _ *session.SessionsMgr) error {
+					v, err := c.vouchersOf().Complete(ctx, pos[0])
+					if errors.Is(err, voucher.ErrRevoked) {
+						return failure("voucher complete: the code is revoked: its pending devices stay without a session")
+					}
+					if err != nil {
+						return voucherError("voucher complete", err, nil)
+					}
+					return writeVoucher(c.stdout, g.json, v)
+				}, nil
+			}
+		},
+	}
+}
+
 func writePlan(w io.Writer, asJSON bool, p voucher.PlanJSON) error {
 	if asJSON {
 		return writeJSON(w, p)

@@ -99,6 +99,9 @@ func TestVoucherCommands(t *testing.T) {
 		t.Errorf("voucher show printed %q", out)
 	}
 	fails(t, hsctl(t, env, "voucher", "show", "NOSUCHCODE"), exitNotFound, "voucher code not found")
+	if out := run("voucher", "complete", code).stdout; !strings.Contains(out, "unused") {
+		t.Errorf("voucher complete of an unused code printed %q", out)
+	}
 	if out := run("voucher", "revoke", code).stdout; !strings.Contains(out, "revoked") {
 		t.Errorf("voucher revoke printed %q", out)
 	}

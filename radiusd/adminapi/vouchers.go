@@ -29,6 +29,7 @@ func (a *api) routeVouchers(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/batches/{id}/revoke", a.revokeBatch)
 	mux.HandleFunc("GET /v1/vouchers/{code}", a.getVoucher)
 	mux.HandleFunc("POST /v1/vouchers/{code}/revoke", a.revokeVoucher)
+	mux.HandleFunc("POST /v1/vouchers/{code}/complete", a.completeVoucher)
 }
 
 // vouchers returns the manager, or answers 503 when this process has none.
@@ -287,6 +288,27 @@ func (a *api) revokeVoucher(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v, err := m.RevokeVoucher(ctx, r.PathValue("code"))
 	if err != nil {
+		a.voucherFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// completeVoucher finishes the code's redemptions cut between their steps
+// (its pending devices).
+func (a *api) completeVoucher(w http.ResponseWriter, r *http.Request) {
+	m, ok := a.vouchers(w)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	v, err := m.Complete(ctx, r.PathValue("code"))
+	switch {
+	case errors.Is(err, voucher.ErrRevoked):
+		writeJSON(w, http.StatusConflict, errorBody{Error: "voucher " + r.PathValue("code") + " is revoked: its pending devices stay without a session"})
+		return
+	case err != nil:
 		a.voucherFail(w, r, err)
 		return
 	}

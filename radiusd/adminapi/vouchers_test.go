@@ -79,6 +79,10 @@ func TestAdminVouchers(t *testing.T) {
 		t.Errorf("voucher %v", v)
 	}
 	e.do(t, "GET", "/v1/vouchers/NOSUCHCODE", "").want(t, http.StatusNotFound)
+	e.do(t, "POST", "/v1/vouchers/NOSUCHCODE/complete", "").want(t, http.StatusNotFound)
+	if v := e.do(t, "POST", "/v1/vouchers/"+code+"/complete", "").want(t, http.StatusOK).json(t); v["state"] != "unused" {
+		t.Errorf("complete of an unused code: %v", v)
+	}
 	if v := e.do(t, "POST", "/v1/vouchers/"+code+"/revoke", "").want(t, http.StatusOK).json(t); v["state"] != "revoked" {
 		t.Errorf("revoked %v", v)
 	}
