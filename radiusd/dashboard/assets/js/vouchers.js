@@ -176,6 +176,14 @@ export const batch = {
       } catch (e) { showError(out, e); }
     }
 
+    async function complete(code) {
+      try {
+        await api('POST', '/v1/vouchers/' + encodeURIComponent(code) + '/complete');
+        showNotice(out, 'Code ' + code + ': pending logins completed.');
+        refresh();
+      } catch (e) { showError(out, e); }
+    }
+
     async function refresh() {
       let b;
       try { b = await api('GET', '/v1/batches/' + encodeURIComponent(id)); } catch (e) { if (missing(info, e)) return; throw e; }
@@ -193,7 +201,9 @@ export const batch = {
           h('div', {class: 'code', 'data-code': v.code}, group(v.code)), plan.price ? h('div', {}, price(plan)) : null))));
       replace(codes, h('h2', {}, 'Codes'), table('Codes of batch ' + id, ['Code', 'State', 'Devices', 'Redeemed', 'Action'], vs.map(v => h('tr', {},
         td('Code', h('code', {}, v.code)), td('State', v.state.replace('_', ' ')),
-        td('Devices', (v.devices || []).map(m => h('a', {href: '#/device/' + m}, m, ' '))),
+        td('Devices', (v.devices || []).map(m => [h('a', {href: '#/device/' + m}, m), ' ']),
+          (v.pending || []).length ? [h('br'), h('span', {class: 'warn'}, 'login not completed: ' + v.pending.join(', ')), ' ',
+            h('button', {type: 'button', class: 'secondary', onclick: () => complete(v.code), 'aria-label': 'Complete the logins of ' + v.code}, 'Complete')] : null),
         td('Redeemed', v.redeemed_at ? dateTime(v.redeemed_at) : '—'),
         td('Action', v.state === 'unused' || v.state === 'active' ? h('button', {type: 'button', class: 'secondary', onclick: () => revokeOne(v.code), 'aria-label': 'Revoke ' + v.code}, 'Revoke') : '')))));
     }
