@@ -386,6 +386,12 @@ func TestDashboardBrowser(t *testing.T) {
 	b.do("overview for contrast", chromedp.Navigate(base+"/ui/#/"), waitText("#stat-redis", "OK"))
 	b.checkContrast("overview")
 
+	// A hidden tab stops polling; shown again, it refreshes at once.
+	b.do("hidden", chromedp.Evaluate[chromedp.Void](`Object.defineProperty(document, 'hidden', {configurable: true, get: () => true}); document.dispatchEvent(new Event('visibilitychange'))`),
+		waitText("#live", "Paused while hidden"))
+	b.do("shown", chromedp.Evaluate[chromedp.Void](`Object.defineProperty(document, 'hidden', {configurable: true, get: () => false}); document.dispatchEvent(new Event('visibilitychange'))`),
+		waitText("#live", "Live · updated"))
+
 	// Sign out: back to the sign-in page, and the API refuses the old cookie.
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	if st := eval[int](b, `fetch('/v1/overview').then(r => r.status)`); st != 401 {

@@ -51,14 +51,23 @@ function route() {
   current = null;
 }
 
+// refresh runs the view's refresh, then schedules the next one; one at a
+// time: a call while one runs (a page change, the tab shown) runs after it.
+let running = false;
+let again = false;
 async function refresh() {
   clearTimeout(timer);
+  if (running) {
+    again = true;
+    return;
+  }
   if (document.hidden) {
     live().textContent = 'Paused while hidden';
     return;
   }
   const mine = current;
   if (mine && mine.refresh) {
+    running = true;
     try {
       await mine.refresh();
       lastOK = Date.now();
@@ -67,7 +76,14 @@ async function refresh() {
     } catch (e) {
       live().textContent = (e instanceof ApiError ? e.message : 'Cannot reach radiusd') + ' · retrying';
       live().className = 'warn';
+    } finally {
+      running = false;
     }
+  }
+  if (again) {
+    again = false;
+    refresh();
+    return;
   }
   if (mine === current && mine && mine.refresh) timer = setTimeout(refresh, REFRESH_MS);
 }
