@@ -95,6 +95,7 @@ type Store struct {
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
+	vs                                          voucherScripts
 
 	batch *batcher // the per-packet calls: DeviceSessions, Account
 }
@@ -168,6 +169,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		records:   script(luaRecords),
 		record:    script(luaRecord),
 		claim:     script(luaClaim),
+		vs:        newVoucherScripts(),
 		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}
 	st.openArg, st.stoppedArg = st.open, st.stopped
