@@ -39,11 +39,17 @@ type Listener uint8
 const (
 	Auth Listener = iota // Access-Request, Status-Server (port 1812)
 	Acct                 // Accounting-Request, Status-Server (port 1813)
+	// RadSec serves every request on one TLS connection (RFC 6614, port
+	// 2083); radsec.go reads it.
+	RadSec
 )
 
 func (l Listener) String() string {
-	if l == Auth {
+	switch l {
+	case Auth:
 		return listenerAuth
+	case RadSec:
+		return listenerRadSec
 	}
 	return listenerAcct
 }
@@ -104,6 +110,13 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 	if !ok {
 		return
 	}
+	s.dispatch(t)
+}
+
+// dispatch hands an admitted request to a worker, within the in-flight
+// bound; t.pkt is copied (the reader's buffer is reused).
+func (s *Server) dispatch(t task) {
+	l, src := t.l, t.src
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -128,7 +141,7 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 
 // task is an accepted request on its way to handle.
 type task struct {
-	conn  net.PacketConn
+	out   sink
 	l     Listener
 	nas   *nasEntry
 	pkt   []byte
@@ -169,7 +182,7 @@ func (s *Server) run(t task) {
 		s.inFlight(-1)
 		s.wg.Done()
 	}()
-	s.handle(t.conn, t.l, t.nas, t.pkt, t.maOff, t.src, t.key, t.start)
+	s.handle(t.out, t.l, t.nas, t.pkt, t.maOff, t.src, t.key, t.start)
 }
 func (s *Server) inFlight(d float64) {
 	if s.cfg.Metrics != nil {
