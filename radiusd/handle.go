@@ -85,8 +85,8 @@ func (s *Server) admitFrom(out sink, l Listener, nas *nasEntry, b []byte, src ne
 		s.count(l, code, OutcomeDuplicate)
 		return task{}, false
 	case cacheAnswered:
+		s.count(l, code, OutcomeCached) // before the reply, as in handle
 		s.write(out, cached, src)
-		s.count(l, code, OutcomeCached)
 		return task{}, false
 	}
 	return task{out: out, l: l, nas: nas, pkt: pkt, maOff: maOff, src: src, key: key, start: start}, true
