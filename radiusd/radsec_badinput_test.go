@@ -55,7 +55,7 @@ func TestRadSecGarbageBeforeHandshake(t *testing.T) {
 	e := startRadSec(t, rsOptions{wrap: closed.wrap})
 	for _, garbage := range [][]byte{
 		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-		rsStatusServer(t), // plain RADIUS on the TLS port
+		rsStatusServer(t),                    // plain RADIUS on the TLS port
 		{0x16, 0x03, 0x01, 0xff, 0xff, 0x01}, // a TLS record header that lies
 	} {
 		c := rawDial(t, e.addr)
