@@ -7,13 +7,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"layeh.com/radius"
@@ -46,6 +44,7 @@ type rsEnv struct {
 }
 
 type rsOptions struct {
+	log    io.Writer // the server's log at debug level (default: the test's, warnings)
 	radsec func(*radiusd.RadSecConfig)
 	wrap   func(net.Listener) net.Listener
 }
@@ -72,13 +71,17 @@ func startRadSec(t *testing.T, o rsOptions) *rsEnv {
 		o.radsec(&e.cfg)
 	}
 	profiles := []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileMikroTik}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	if o.log != nil {
+		log = zerolog.New(o.log).Level(zerolog.DebugLevel)
+	}
 	e.srv, err = radiusd.New(radiusd.Config{
 		NAS: []radiusd.NAS{
 			{Name: "site-7", Profiles: profiles, CoAPort: 3799, RadSec: radiusd.NASRadSec{Names: []string{"site-7"}}},
 			{Name: "office", Prefix: netip.MustParsePrefix("192.0.2.10/32"), Secret: []byte(e2eSecret), Profiles: profiles},
 		},
 		Store:   store,
-		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Log:     log,
 		Metrics: m,
 		Enforce: &radiusd.EnforceConfig{Store: store, DynAuthTimeout: enfTimeout, DynAuthTries: enfTries, ScheduleEvery: enfEvery},
 		RadSec:  &e.cfg,
@@ -555,6 +558,3 @@ func (cl *closes) wait(t *testing.T, c net.Conn) {
 	}
 }
 
-var _ = io.EOF
-var _ = testutil.ToFloat64
-var _ = strconv.Itoa
