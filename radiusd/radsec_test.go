@@ -557,4 +557,3 @@ func (cl *closes) wait(t *testing.T, c net.Conn) {
 		}
 	}
 }
-
