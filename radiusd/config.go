@@ -261,7 +261,9 @@ func (n *NAS) check(k *checker, path string) {
 	case !validNASPrefix(n.Prefix):
 		k.add(key("address"), "%s: an IPv4-mapped IPv6 prefix never matches: write the IPv4 prefix", n.Prefix)
 	}
-	if len(n.Secret) == 0 && n.Prefix.IsValid() {
+	// A NAS known only by its certificate speaks RadSec only, whose secret
+	// is RadSec.Secret.
+	if len(n.Secret) == 0 && (n.Prefix.IsValid() || !n.CertIdentified()) {
 		k.add(key("secret"), "empty")
 	}
 	for j, cn := range n.RadSec.Names {
