@@ -24,6 +24,10 @@ func radsecproxyBin(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("radsecproxy")
 	if err != nil {
+		// Debian installs it in /usr/sbin, outside a user's PATH.
+		p, err = exec.LookPath("/usr/sbin/radsecproxy")
+	}
+	if err != nil {
 		msg := "radsecproxy not found: apt-get install radsecproxy to run the RadSec bridge scenarios"
 		if isCI() {
 			t.Fatal(msg)
