@@ -493,30 +493,32 @@ func (rs *radsecState) checkCerts(s *Server) {
 	if now-last < int64(rsCertCheckGap) || !rs.lastCheck.CompareAndSwap(last, now) {
 		return
 	}
-	if changed, err := rs.certs.Check(); changed {
-		s.logReload(err, "file changed")
+	switch changed, err := rs.certs.Check(); {
+	case err != nil:
+		// Once per change of a file (Check remembers the broken one).
+		s.log.Error().Err(err).Str("trigger", "file changed").Msg("radsec: certificates not reloaded: the loaded ones stay in use")
+	case changed:
+		s.logReloaded("file changed")
 	}
 }
 
 // ReloadRadSec loads the RadSec certificate, key and client CA files again
-// (on SIGHUP). On error the loaded ones stay in use; the error says which
-// file is wrong. New connections use the new ones, open ones keep theirs.
+// (on SIGHUP). On error the loaded ones stay in use and the error says
+// which file is wrong; the caller logs it. New connections use the new
+// ones, open ones keep theirs.
 func (s *Server) ReloadRadSec() error {
 	if s.rs == nil {
 		return nil
 	}
-	_, err := s.rs.certs.Reload()
-	s.logReload(err, "reload")
-	return err
+	if _, err := s.rs.certs.Reload(); err != nil {
+		return fmt.Errorf("radiusd: radsec: certificates not reloaded, the loaded ones stay in use: %w", err)
+	}
+	s.logReloaded("reload")
+	return nil
 }
 
-func (s *Server) logReload(err error, why string) {
-	if err != nil {
-		s.log.Error().Err(err).Str("trigger", why).Msg("radsec: certificates not reloaded: the loaded ones stay in use")
-		return
-	}
-	cur := s.rs.certs.Current()
-	s.log.Info().Str("trigger", why).Time("cert_not_after", cur.NotAfter).Msg("radsec: certificates reloaded")
+func (s *Server) logReloaded(why string) {
+	s.log.Info().Str("trigger", why).Time("cert_not_after", s.rs.certs.Current().NotAfter).Msg("radsec: certificates reloaded")
 }
 
 // RadSecConnected lists the accounting identities of the NASes connected

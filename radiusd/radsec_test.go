@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -555,5 +557,49 @@ func (cl *closes) wait(t *testing.T, c net.Conn) {
 		case <-deadline:
 			t.Fatalf("the server did not close the connection from %s", want)
 		}
+	}
+}
+
+// TestRadSecReload: ReloadRadSec (SIGHUP) serves a renewed certificate to
+// new connections; a broken file is refused with an error naming it, and
+// the loaded certificate stays in use.
+func TestRadSecReload(t *testing.T) {
+	e := startRadSec(t, rsOptions{})
+	served := func() string {
+		t.Helper()
+		c, err := e.dial(t, e.site7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	before := served()
+	renewed := e.ca.Server(t, "radius-renewed")
+	for from, to := range map[string]string{renewed.CertFile: e.cfg.Files.Cert, renewed.KeyFile: e.cfg.Files.Key} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.srv.ReloadRadSec(); err != nil {
+		t.Fatal(err)
+	}
+	after := served()
+	if after == before {
+		t.Fatal("the renewed certificate is not served after ReloadRadSec")
+	}
+	if err := os.WriteFile(e.cfg.Files.ClientCA, []byte("broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.srv.ReloadRadSec()
+	if err == nil || !strings.Contains(err.Error(), e.cfg.Files.ClientCA) {
+		t.Fatalf("broken client_ca: %v, want an error naming the file", err)
+	}
+	if served() != after {
+		t.Error("a failed reload changed the served certificate")
 	}
 }

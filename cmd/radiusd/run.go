@@ -284,7 +284,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			for {
 				select {
 				case <-hup:
-					_ = srv.ReloadRadSec() // logged, with the file at fault
+					if err := srv.ReloadRadSec(); err != nil {
+						log.Error().Err(err).Str("trigger", "SIGHUP").Msg("radsec: reload")
+					}
 				case <-ctx.Done():
 					return
 				}
