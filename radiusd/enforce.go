@@ -215,6 +215,11 @@ func (s *Server) retryLater(j dynJob, outcome string) {
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	e := s.enf
+	if udp := s.nas.byName(j.nas.Name); udp != nil {
+		// Accounting over RadSec queues the entry's RadSec twin; over UDP
+		// the request needs the entry's own address and secrets.
+		j.nas = udp
+	}
 	addr, ok := dynAuthAddr(j.nas, j.rec)
 	res := DynAuthResult{Outcome: DynAuthError}
 	var err error

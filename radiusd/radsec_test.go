@@ -46,6 +46,7 @@ type rsEnv struct {
 }
 
 type rsOptions struct {
+	office func(*radiusd.NAS) // edits the entry "office"
 	log    io.Writer // the server's log at debug level (default: the test's, warnings)
 	radsec func(*radiusd.RadSecConfig)
 	wrap   func(net.Listener) net.Listener
@@ -73,6 +74,10 @@ func startRadSec(t *testing.T, o rsOptions) *rsEnv {
 		o.radsec(&e.cfg)
 	}
 	profiles := []radiusd.Profile{radiusd.ProfileWISPr, radiusd.ProfileMikroTik}
+	office := radiusd.NAS{Name: "office", Prefix: netip.MustParsePrefix("192.0.2.10/32"), Secret: []byte(e2eSecret), Profiles: profiles}
+	if o.office != nil {
+		o.office(&office)
+	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	if o.log != nil {
 		log = zerolog.New(o.log).Level(zerolog.DebugLevel)
@@ -80,7 +85,7 @@ func startRadSec(t *testing.T, o rsOptions) *rsEnv {
 	e.srv, err = radiusd.New(radiusd.Config{
 		NAS: []radiusd.NAS{
 			{Name: "site-7", Profiles: profiles, CoAPort: 3799, RadSec: radiusd.NASRadSec{Names: []string{"site-7"}}},
-			{Name: "office", Prefix: netip.MustParsePrefix("192.0.2.10/32"), Secret: []byte(e2eSecret), Profiles: profiles},
+			office,
 		},
 		Store:   store,
 		Log:     log,
@@ -601,5 +606,62 @@ func TestRadSecReload(t *testing.T) {
 	}
 	if served() != after {
 		t.Error("a failed reload changed the served certificate")
+	}
+}
+
+// TestRadSecAddressNASFallsBackToUDP: a NAS recognised on RadSec by its
+// address (its entry has no certificate identity; any certificate of the CA
+// will do) gets Disconnect over its connection while it is open, and over
+// UDP to its address, with its UDP secret, once it is not.
+func TestRadSecAddressNASFallsBackToUDP(t *testing.T) {
+	coa := startCoANAS(t, coaACK, 0)
+	closed := newCloses()
+	e := startRadSec(t, rsOptions{wrap: closed.wrap, office: func(n *radiusd.NAS) {
+		n.Prefix, n.CoAPort = netip.MustParsePrefix("127.0.0.1/32"), coa.port()
+	}})
+	ctx := context.Background()
+	const mac = "aa:bb:cc:dd:ee:0a"
+	if _, err := e.mgr.CreateSession(ctx, mac, session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.dial(t, e.ca.Client(t, "ap-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nas := startRSNAS(t, c, radius.CodeDisconnectACK)
+	start := rsAcct(t, 1, rfc2866.AcctStatusType_Value_Start, mac, "rs-0004", 0)
+	if _, err := c.Write(start); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-nas.replies:
+		wantReply(t, b, start, radius.CodeAccountingResponse)
+	case <-time.After(enfArrive):
+		t.Fatal("no Accounting-Response")
+	}
+	if got := e.rdb.HGet(ctx, "hs:{aabbccddee0a}:acct:office:rs-0004", "state").Val(); got != "open" {
+		t.Fatalf("record office/rs-0004: state %q, want open", got)
+	}
+	res, err := e.srv.DisconnectDevice(ctx, session.MAC("aabbccddee0a"))
+	if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
+		t.Fatalf("DisconnectDevice over the connection: %+v, %v; want one ack", res, err)
+	}
+	nas.mu.Lock()
+	overTLS := len(nas.got)
+	nas.mu.Unlock()
+	if overTLS != 1 {
+		t.Fatalf("%d requests over the connection, want 1", overTLS)
+	}
+
+	_ = c.Close()
+	<-nas.done
+	closed.wait(t, c)
+	res, err = e.srv.DisconnectDevice(ctx, session.MAC("aabbccddee0a"))
+	if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
+		t.Fatalf("DisconnectDevice over UDP: %+v, %v; want one ack", res, err)
+	}
+	r := coa.next(t, enfArrive)
+	if r.err != nil || rfc2866.AcctSessionID_GetString(r.p) != "rs-0004" {
+		t.Fatalf("UDP request: %v (want it authentic with the NAS's UDP secret, for rs-0004)", r.err)
 	}
 }
