@@ -67,6 +67,7 @@ type radsecState struct {
 	conns   map[*rsConn]struct{} // accepted and not yet closed
 	byNAS   map[string][]*rsConn // identified, by accounting identity, oldest first
 	writers sync.WaitGroup
+	closed  bool // radsecClose ran: no writer starts
 }
 
 func newRadSecState(cfg RadSecConfig) (*radsecState, error) {
@@ -204,19 +205,23 @@ func (rs *radsecState) drop(c *rsConn) {
 func (s *Server) serveRadSecConn(c *rsConn) {
 	defer s.wg.Done()
 	rs := s.rs
-	if !s.handshake(c) {
+	ok := s.handshake(c)
+	rs.mu.Lock()
+	if ok && !rs.closed && !s.closing.Load() {
+		rs.writers.Add(1)
+		rs.byNAS[c.ident] = append(rs.byNAS[c.ident], c)
+	} else {
+		ok = false
+	}
+	rs.mu.Unlock()
+	if !ok {
 		if c.held {
 			rs.limit.ReleaseKey(c.ident)
 		}
 		rs.drop(c)
 		return
 	}
-	rs.writers.Add(1)
 	go c.writer()
-
-	rs.mu.Lock()
-	rs.byNAS[c.ident] = append(rs.byNAS[c.ident], c)
-	rs.mu.Unlock()
 	s.radsecGauge(c.ident, 1)
 	s.log.Info().Str("nas", c.ident).Str("src", c.remote.String()).Str("tls_version", tls.VersionName(c.tc.ConnectionState().Version)).
 		Msg("radsec: NAS connected")
@@ -283,6 +288,9 @@ func (s *Server) handshake(c *rsConn) bool {
 	}
 	c.tc = tls.Server(c.raw, cfg)
 	_ = c.raw.SetDeadline(time.Now().Add(rs.cfg.HandshakeTimeout))
+	if s.closing.Load() { // Shutdown's deadline may be the one just replaced
+		return false
+	}
 	err := c.tc.Handshake()
 	if err == nil {
 		_ = c.raw.SetDeadline(time.Time{})
@@ -362,6 +370,9 @@ func (c *rsConn) read() string {
 	slow := false
 	for {
 		_ = c.raw.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if s.closing.Load() { // Shutdown's deadline may be the one just replaced
+			return "shutdown"
+		}
 		slow = false
 		b, err := radsec.ReadFrame(c.tc, buf, func() {
 			slow = true
@@ -413,6 +424,10 @@ func (c *rsConn) writer() {
 	write := func(b []byte) bool {
 		_ = c.raw.SetWriteDeadline(time.Now().Add(rs.cfg.WriteTimeout))
 		if _, err := c.tc.Write(b); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.s.frameRefused(rsFrameNotReading)
+			}
 			if !c.s.closing.Load() {
 				c.s.warn.Warn().Err(err).Str("nas", c.ident).Str("src", c.remote.String()).Msg("radsec: write reply: connection closed")
 			}
@@ -478,6 +493,7 @@ func (s *Server) radsecClose() {
 		return
 	}
 	rs.mu.Lock()
+	rs.closed = true
 	for c := range rs.conns {
 		c.close()
 	}

@@ -665,3 +665,24 @@ func TestRadSecAddressNASFallsBackToUDP(t *testing.T) {
 		t.Fatalf("UDP request: %v (want it authentic with the NAS's UDP secret, for rs-0004)", r.err)
 	}
 }
+
+// TestRadSecShutdown: Shutdown with a NAS connected returns once in-flight
+// requests are answered, and closes the connection (the NAS reads its end).
+func TestRadSecShutdown(t *testing.T) {
+	e := startRadSec(t, rsOptions{})
+	c, err := e.dial(t, e.site7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := rsStatusServer(t)
+	wantReply(t, roundTrip(t, c, req), req, radius.CodeAccessAccept)
+	ctx, cancel := context.WithTimeout(context.Background(), enfArrive)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(enfArrive))
+	if _, err := radsec.ReadFrame(c, make([]byte, radsec.MaxLen), nil); !errors.Is(err, io.EOF) {
+		t.Errorf("after Shutdown the NAS reads %v, want io.EOF (close_notify)", err)
+	}
+}
