@@ -47,7 +47,7 @@ type rsEnv struct {
 
 type rsOptions struct {
 	office func(*radiusd.NAS) // edits the entry "office"
-	log    io.Writer // the server's log at debug level (default: the test's, warnings)
+	log    io.Writer          // the server's log at debug level (default: the test's, warnings)
 	radsec func(*radiusd.RadSecConfig)
 	wrap   func(net.Listener) net.Listener
 }
