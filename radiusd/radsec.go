@@ -538,7 +538,7 @@ func (s *Server) logReloaded(why string) {
 }
 
 // RadSecConnected lists the accounting identities of the NASes connected
-// by RadSec now (for tests and the startup log).
+// by RadSec now.
 func (s *Server) RadSecConnected() []string {
 	if s.rs == nil {
 		return nil

@@ -955,3 +955,31 @@ nas:
 		})
 	}
 }
+
+func TestParseFingerprint(t *testing.T) {
+	want := [32]byte{0x31, 0x75, 0xac, 0xc2}
+	for i := 4; i < 32; i++ {
+		want[i] = byte(i)
+	}
+	hexs := fmt.Sprintf("%X", want[:])
+	var colons []string
+	for i := 0; i < len(hexs); i += 2 {
+		colons = append(colons, hexs[i:i+2])
+	}
+	for _, in := range []string{
+		"sha256 Fingerprint=" + strings.Join(colons, ":"), // openssl x509 -fingerprint -sha256
+		"SHA256 Fingerprint=" + strings.Join(colons, ":"), // older openssl
+		strings.ToLower(hexs),
+		"sha256:" + strings.Join(colons, ":"),
+		"  " + hexs + " ",
+	} {
+		if got, err := parseFingerprint(in); err != nil || got != want {
+			t.Errorf("%q: %x, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "AB:CD", hexs + "00", "zz" + hexs[2:]} {
+		if _, err := parseFingerprint(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
