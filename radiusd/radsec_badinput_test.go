@@ -224,3 +224,22 @@ func TestRadSecManyIdleConnections(t *testing.T) {
 		t.Errorf("radiusd_radsec_connections{nas=site-7} = %v, want 2", got)
 	}
 }
+
+// TestRadSecIdleTimeout: a NAS that connected and then sends nothing is
+// closed after idle_timeout (a half-open connection cannot hold a place).
+func TestRadSecIdleTimeout(t *testing.T) {
+	closed := newCloses()
+	e := startRadSec(t, rsOptions{wrap: closed.wrap, radsec: func(c *radiusd.RadSecConfig) {
+		c.IdleTimeout = 300 * time.Millisecond
+	}})
+	c, err := e.dial(t, e.site7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readToEnd(t, c)
+	closed.wait(t, c)
+	if n := e.srv.RadSecConnected(); len(n) != 0 {
+		t.Errorf("still connected: %v", n)
+	}
+	stillServes(t, e)
+}

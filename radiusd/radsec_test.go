@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -684,5 +685,73 @@ func TestRadSecShutdown(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(enfArrive))
 	if _, err := radsec.ReadFrame(c, make([]byte, radsec.MaxLen), nil); !errors.Is(err, io.EOF) {
 		t.Errorf("after Shutdown the NAS reads %v, want io.EOF (close_notify)", err)
+	}
+}
+
+// TestRadSecDynAuthConcurrent: CoA and Disconnect requests for many NAS
+// sessions at once share the NAS's one connection, each matched to its
+// answer by Identifier.
+func TestRadSecDynAuthConcurrent(t *testing.T) {
+	e := startRadSec(t, rsOptions{})
+	ctx := context.Background()
+	c, err := e.dial(t, e.site7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nas := startRSNAS(t, c, radius.CodeDisconnectACK)
+	const devices = 12
+	mac := func(i int) string { return fmt.Sprintf("02:00:00:00:77:%02x", i) }
+	for i := range devices {
+		if _, err := e.mgr.CreateSession(ctx, mac(i), session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+			t.Fatal(err)
+		}
+		start := rsAcct(t, byte(i), rfc2866.AcctStatusType_Value_Start, mac(i), fmt.Sprintf("cc-%02d", i), 0)
+		if _, err := c.Write(start); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case b := <-nas.replies:
+			wantReply(t, b, start, radius.CodeAccountingResponse)
+		case <-time.After(enfArrive):
+			t.Fatal("no Accounting-Response")
+		}
+	}
+	results := make(chan []radiusd.DynAuthResult, devices)
+	errs := make(chan error, devices)
+	for i := range devices {
+		go func() {
+			m := session.MAC(fmt.Sprintf("0200000077%02x", i))
+			var (
+				res []radiusd.DynAuthResult
+				err error
+			)
+			if i%2 == 0 {
+				res, err = e.srv.UpdateDevice(ctx, m, radiusd.DeviceChange{})
+			} else {
+				res, err = e.srv.DisconnectDevice(ctx, m)
+			}
+			results <- res
+			errs <- err
+		}()
+	}
+	ids := map[string]bool{}
+	for range devices {
+		res, err := <-results, <-errs
+		if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
+			t.Fatalf("got %+v, %v; want one ack", res, err)
+		}
+		ids[res[0].AcctSessionID] = true
+	}
+	if len(ids) != devices {
+		t.Errorf("answers for %d NAS sessions, want %d", len(ids), devices)
+	}
+	nas.mu.Lock()
+	defer nas.mu.Unlock()
+	kinds := map[radius.Code]int{}
+	for _, p := range nas.got {
+		kinds[p.Code]++
+	}
+	if kinds[radius.CodeCoARequest] != devices/2 || kinds[radius.CodeDisconnectRequest] != devices/2 {
+		t.Errorf("NAS got %v, want %d CoA and %d Disconnect requests", kinds, devices/2, devices/2)
 	}
 }
