@@ -38,7 +38,8 @@ const (
 	rsFailUnknown   = "unknown_nas"          // verified, but no NAS entry names it
 	rsFailTLS       = "tls"                  // not TLS, or a TLS error (garbage before the handshake)
 	rsFailClosed    = "closed"               // closed by the client before the handshake ended
-	rsOutQueue      = 128                    // replies waiting for one connection's writer
+	rsOutQueue      = 512                    // replies waiting for one connection's writer
+	rsWriteBatch    = 64 << 10               // the writer sends the replies queued together, up to this
 	rsCertCheckGap  = time.Second            // certificate files are stat'ed at most this often
 	rsAcceptBackoff = time.Second            // the longest wait after an accept error
 )
@@ -411,8 +412,30 @@ func (c *rsConn) read() string {
 			continue
 		}
 		if t, ok := s.admitFrom(sink{tls: c}, RadSec, c.nas, b, c.remote); ok {
-			s.dispatch(t)
+			s.dispatchWait(t)
 		}
+	}
+}
+
+// dispatchWait is dispatch for a stream: at the in-flight bound the reader
+// waits for a place, up to store_timeout, instead of dropping at once. A
+// RadSec client does not retransmit on its connection, so a drop costs it
+// its whole timeout; waiting leaves the packets in the socket and slows the
+// NAS down by TCP's own flow control, one connection at a time.
+func (s *Server) dispatchWait(t task) {
+	select {
+	case s.sem <- struct{}{}:
+		s.start(t)
+		return
+	default:
+	}
+	wait := time.NewTimer(s.cfg.StoreTimeout)
+	defer wait.Stop()
+	select {
+	case s.sem <- struct{}{}:
+		s.start(t)
+	case <-wait.C:
+		s.overload(t)
 	}
 }
 
@@ -421,9 +444,23 @@ func (c *rsConn) read() string {
 func (c *rsConn) writer() {
 	rs := c.s.rs
 	defer rs.writers.Done()
+	// The replies queued are written together (one TLS record, one
+	// system call): the writer keeps up with any number of workers, so a
+	// full queue means the NAS is not reading, not that the writer is slow.
+	batch := make([]byte, 0, rsWriteBatch)
 	write := func(b []byte) bool {
+		batch = append(batch[:0], b...)
+	more:
+		for len(batch) < rsWriteBatch-radsec.MaxLen {
+			select {
+			case b := <-c.out:
+				batch = append(batch, b...)
+			default:
+				break more
+			}
+		}
 		_ = c.raw.SetWriteDeadline(time.Now().Add(rs.cfg.WriteTimeout))
-		if _, err := c.tc.Write(b); err != nil {
+		if _, err := c.tc.Write(batch); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				c.s.frameRefused(rsFrameNotReading)

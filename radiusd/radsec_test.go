@@ -47,10 +47,11 @@ type rsEnv struct {
 }
 
 type rsOptions struct {
-	office func(*radiusd.NAS) // edits the entry "office"
-	log    io.Writer          // the server's log at debug level (default: the test's, warnings)
-	radsec func(*radiusd.RadSecConfig)
-	wrap   func(net.Listener) net.Listener
+	maxInFlight int                // radiusd.Config.MaxInFlight (0: the default)
+	office      func(*radiusd.NAS) // edits the entry "office"
+	log         io.Writer          // the server's log at debug level (default: the test's, warnings)
+	radsec      func(*radiusd.RadSecConfig)
+	wrap        func(net.Listener) net.Listener
 }
 
 func startRadSec(t *testing.T, o rsOptions) *rsEnv {
@@ -93,6 +94,8 @@ func startRadSec(t *testing.T, o rsOptions) *rsEnv {
 		Metrics: m,
 		Enforce: &radiusd.EnforceConfig{Store: store, DynAuthTimeout: enfTimeout, DynAuthTries: enfTries, ScheduleEvery: enfEvery},
 		RadSec:  &e.cfg,
+
+		MaxInFlight: o.maxInFlight,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -753,5 +756,32 @@ func TestRadSecDynAuthConcurrent(t *testing.T) {
 	}
 	if kinds[radius.CodeCoARequest] != devices/2 || kinds[radius.CodeDisconnectRequest] != devices/2 {
 		t.Errorf("NAS got %v, want %d CoA and %d Disconnect requests", kinds, devices/2, devices/2)
+	}
+}
+
+// TestRadSecBackPressure: at the in-flight bound a RadSec connection waits
+// for a place (TCP slows the NAS down) instead of dropping: 300 requests
+// pipelined with max_in_flight 2 are all answered.
+func TestRadSecBackPressure(t *testing.T) {
+	e := startRadSec(t, rsOptions{maxInFlight: 2})
+	c, err := e.dial(t, e.site7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	var all []byte
+	for range n {
+		all = append(all, rsStatusServer(t)...)
+	}
+	_ = c.SetDeadline(time.Now().Add(enfArrive))
+	go func() { _, _ = c.Write(all) }()
+	buf := make([]byte, radsec.MaxLen)
+	for i := range n {
+		if _, err := radsec.ReadFrame(c, buf, nil); err != nil {
+			t.Fatalf("reply %d of %d: %v", i+1, n, err)
+		}
+	}
+	if got := e.count(t, "radiusd_packets_total", "listener", "radsec", "outcome", radiusd.OutcomeOverload); got != 0 {
+		t.Errorf("overload = %v, want 0", got)
 	}
 }

@@ -114,16 +114,26 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 }
 
 // dispatch hands an admitted request to a worker, within the in-flight
-// bound; t.pkt is copied (the reader's buffer is reused).
+// bound (beyond it: dropped).
 func (s *Server) dispatch(t task) {
-	l, src := t.l, t.src
 	select {
 	case s.sem <- struct{}{}:
 	default:
-		s.cache.abort(t.key)
-		s.drop(l, radius.Code(t.pkt[0]).String(), OutcomeOverload, t.nas, src, errors.New("too many requests in flight"))
+		s.overload(t)
 		return
 	}
+	s.start(t)
+}
+
+// overload drops a request that found no place in flight.
+func (s *Server) overload(t task) {
+	s.cache.abort(t.key)
+	s.drop(t.l, radius.Code(t.pkt[0]).String(), OutcomeOverload, t.nas, t.src, errors.New("too many requests in flight"))
+}
+
+// start runs a request that has its place in flight (s.sem) on a worker;
+// t.pkt is copied (the reader's buffer is reused).
+func (s *Server) start(t task) {
 	s.wg.Add(1)
 	s.inFlight(1)
 	t.pkt = append([]byte(nil), t.pkt...) // b is the read loop's buffer, reused
