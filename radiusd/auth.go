@@ -110,6 +110,9 @@ func (n *nasEntry) loginOK(p *radius.Packet, mac session.MAC) (bool, string) {
 // authorize answers an Access-Request. A nil response means the store
 // failed: no answer, the NAS retries.
 func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
+	if nas.isVoucherLogin(p) {
+		return s.voucherLogin(nas, p)
+	}
 	mac, why := nas.device(attr(p, rfc2865.CallingStationID_Type), attr(p, rfc2865.UserName_Type))
 	if mac == "" {
 		return reject(why, OutcomeRejected), nil

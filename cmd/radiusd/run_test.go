@@ -416,13 +416,7 @@ func TestRunCancelledWhileStarting(t *testing.T) {
 // with Message-Authenticator came before it (policy auto made the demo
 // silent to it after one).
 func TestRunDemoRadclient(t *testing.T) {
-	bin, err := exec.LookPath("radclient")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("radclient not found: apt-get install freeradius-utils")
-		}
-		t.Skip("radclient not found: apt-get install freeradius-utils")
-	}
+	bin := radclientPath(t)
 	r := startRun(t, nil, map[string]string{
 		envDemoRedisAddr: "127.0.0.1:0",
 		envDemoAuthAddr:  "127.0.0.1:0",
@@ -495,4 +489,17 @@ nas:
 	if !strings.Contains(r.log.String(), `"nas":"site-7"`) {
 		t.Errorf("the log does not name the NAS of the connection:\n%s", r.log)
 	}
+}
+
+// radclientPath finds radclient: a skip without it, a failure when CI=true.
+func radclientPath(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("radclient")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("radclient not found: apt-get install freeradius-utils")
+		}
+		t.Skip("radclient not found: apt-get install freeradius-utils")
+	}
+	return bin
 }
