@@ -32,5 +32,5 @@ COPY --from=build /out/radiusd /out/hsctl /usr/local/bin/
 # no capability is needed.
 USER 65532:65532
 # RADIUS authentication and accounting (UDP), and the admin HTTP listener.
-EXPOSE 1812/udp 1813/udp 9812/tcp
+EXPOSE 1812/udp 1813/udp 2083/tcp 9812/tcp
 ENTRYPOINT ["/usr/local/bin/radiusd", "-config", "/etc/hsradius/radiusd.yaml"]

@@ -8,9 +8,12 @@ import (
 
 // cacheKey identifies one request (RFC 5080 §2.2.2): a retransmission has
 // the same source, Identifier and Request Authenticator, and reaches the same
-// listener (Status-Server is served on both, with different replies).
+// listener (Status-Server is served on both, with different replies). On
+// RadSec the key is per connection (RFC 6614 §2.6): a NAS that reconnects
+// resends on a new one, and accounting's idempotency makes that exact.
 type cacheKey struct {
 	src  netip.AddrPort
+	conn uint64 // the RadSec connection's serial number; 0 on UDP
 	l    Listener
 	id   byte
 	auth [16]byte

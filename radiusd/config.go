@@ -6,7 +6,10 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/hotspot-radius/hsradius/radiusd/radsec"
 
 	"github.com/hotspot-radius/hsradius/session"
 )
@@ -95,6 +98,9 @@ func (c *Config) SetDefaults() {
 	for i := range c.NAS {
 		c.NAS[i].SetDefaults()
 	}
+	if c.RadSec != nil {
+		c.RadSec.SetDefaults()
+	}
 	if c.Enforce != nil {
 		c.Enforce.SetDefaults()
 		if c.Enforce.ReapAfter == 0 {
@@ -139,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	c.checkNAS(&k)
 	c.VoucherLimits.check(&k, "")
+	if c.RadSec != nil {
+		c.RadSec.check(&k, "radsec")
+	}
 	if e := c.Enforce; e != nil {
 		e.check(&k, "enforcement")
 		// A record reaped while its NAS session lives loses what the next
@@ -159,10 +168,28 @@ func (c *Config) checkNAS(k *checker) {
 	}
 	names := map[string]int{}
 	prefixes := map[netip.Prefix]int{}
+	certNames := map[string]int{}
+	prints := map[[32]byte]int{}
 	for i := range c.NAS {
 		n := &c.NAS[i]
 		path := fmt.Sprintf("nas[%d]", i)
 		n.check(k, path)
+		if n.CertIdentified() && c.RadSec == nil {
+			k.add(path+".radsec", "a certificate identity, but RadSec is not enabled: enable radsec (listen, cert, key, client_ca) or remove it")
+		}
+		for j, cn := range n.RadSec.Names {
+			cn = strings.ToLower(cn)
+			if o, ok := certNames[cn]; ok && o != i {
+				k.add(fmt.Sprintf("%s.radsec.names[%d]", path, j), "%q: already a certificate name of nas[%d] (%s): a certificate must name one NAS", cn, o, c.NAS[o].Name)
+			}
+			certNames[cn] = i
+		}
+		for j, fp := range n.RadSec.Fingerprints {
+			if o, ok := prints[fp]; ok && o != i {
+				k.add(fmt.Sprintf("%s.radsec.fingerprints[%d]", path, j), "already a fingerprint of nas[%d] (%s): a certificate must name one NAS", o, c.NAS[o].Name)
+			}
+			prints[fp] = i
+		}
 		if validNASName(n.Name) {
 			if j, ok := names[n.Name]; ok {
 				k.add(path+".name", "%q: already used by nas[%d]", n.Name, j)
@@ -188,6 +215,9 @@ func (c *Config) checkNAS(k *checker) {
 func (n *NAS) SetDefaults() {
 	if len(n.CoASecret) == 0 {
 		n.CoASecret = n.Secret
+	}
+	if len(n.RadSec.Secret) == 0 {
+		n.RadSec.Secret = []byte(DefaultRadSecSecret)
 	}
 	if n.Acct.RetransmitWindow <= 0 {
 		n.Acct.RetransmitWindow = DefaultRetransmitWindow
@@ -224,13 +254,27 @@ func (n *NAS) check(k *checker, path string) {
 		k.add(key("name"), "%q: want at most %d letters, digits, '.', '_' or '-'", n.Name, maxNASName)
 	}
 	switch {
+	case !n.Prefix.IsValid() && n.CertIdentified():
+		// Recognised by its certificate on RadSec only (README.md, "RadSec").
 	case !n.Prefix.IsValid():
-		k.add(key("address"), "empty: want an IP address or CIDR prefix (e.g. 192.168.88.1, 10.0.0.0/24, 2001:db8::1, 2001:db8::/64)")
+		k.add(key("address"), "empty: want an IP address or CIDR prefix (e.g. 192.168.88.1, 10.0.0.0/24, 2001:db8::1, 2001:db8::/64), or a certificate identity (radsec.names or radsec.fingerprints) for a NAS on RadSec")
+	case n.CertIdentified() && !n.Prefix.IsSingleIP():
+		k.add(key("address"), "%s: a NAS identified by its certificate is one NAS: give one address (for UDP and Disconnect/CoA over UDP) or none", n.Prefix)
 	case !validNASPrefix(n.Prefix):
 		k.add(key("address"), "%s: an IPv4-mapped IPv6 prefix never matches: write the IPv4 prefix", n.Prefix)
 	}
-	if len(n.Secret) == 0 {
+	// A NAS known only by its certificate speaks RadSec only, whose secret
+	// is RadSec.Secret.
+	if len(n.Secret) == 0 && (n.Prefix.IsValid() || !n.CertIdentified()) {
 		k.add(key("secret"), "empty")
+	}
+	for j, cn := range n.RadSec.Names {
+		if strings.TrimSpace(cn) == "" || cn != strings.TrimSpace(cn) {
+			k.add(fmt.Sprintf("%s[%d]", key("radsec.names"), j), "%q: want the certificate's DNS name or Common Name, without spaces around it", cn)
+		}
+		if slices.Contains(n.RadSec.Names[:j], cn) {
+			k.add(fmt.Sprintf("%s[%d]", key("radsec.names"), j), "%q: listed twice", cn)
+		}
 	}
 	for j, p := range n.Profiles {
 		switch {
@@ -346,5 +390,85 @@ func (c *EnforceConfig) check(k *checker, path string) {
 	}
 	if c.ReapEvery <= 0 {
 		k.add(key("reap_every"), "%v: must be above zero", c.ReapEvery)
+	}
+}
+
+// RadSecConfig is the RadSec listener's (RFC 6614, RADIUS over TLS; README.md,
+// "RadSec"). The address to listen on is the caller's (ServeRadSec takes a
+// net.Listener).
+type RadSecConfig struct {
+	// Files are the server's certificate and key and the CA bundle that
+	// signs the NASes' client certificates (PEM). They are read again on
+	// ReloadRadSec (SIGHUP) and when one of them changes.
+	Files radsec.Files
+	// HandshakeTimeout bounds the TLS handshake, and the rest of a packet
+	// once its header came.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a connection that sent nothing for so long.
+	IdleTimeout time.Duration
+	// WriteTimeout closes a connection whose NAS does not take a reply
+	// within it (it stopped reading).
+	WriteTimeout time.Duration
+	// MaxConns bounds connections in total (handshakes included);
+	// MaxConnsPerNAS those of one NAS identity.
+	MaxConns, MaxConnsPerNAS int
+}
+
+// RadSec defaults, applied by RadSecConfig.SetDefaults.
+const (
+	DefaultRadSecHandshakeTimeout = 10 * time.Second
+	DefaultRadSecIdleTimeout      = 10 * time.Minute
+	DefaultRadSecWriteTimeout     = 10 * time.Second
+	DefaultRadSecMaxConns         = 1024
+	DefaultRadSecMaxConnsPerNAS   = 4
+	maxRadSecConns                = 1 << 16
+)
+
+// SetDefaults fills the zero fields that have a default.
+func (c *RadSecConfig) SetDefaults() {
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultRadSecHandshakeTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultRadSecIdleTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultRadSecWriteTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultRadSecMaxConns
+	}
+	if c.MaxConnsPerNAS == 0 {
+		c.MaxConnsPerNAS = DefaultRadSecMaxConnsPerNAS
+	}
+}
+
+func (c *RadSecConfig) check(k *checker, path string) {
+	key := func(s string) string { return under(path, s) }
+	for _, f := range []struct{ key, v, what string }{
+		{"cert", c.Files.Cert, "the server's certificate chain (PEM)"},
+		{"key", c.Files.Key, "the server's private key (PEM)"},
+		{"client_ca", c.Files.ClientCA, "the CA certificate(s) that sign the NASes' client certificates (PEM)"},
+	} {
+		if f.v == "" {
+			k.add(key(f.key), "empty: want the file of %s", f.what)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"handshake_timeout", c.HandshakeTimeout}, {"idle_timeout", c.IdleTimeout}, {"write_timeout", c.WriteTimeout}} {
+		if d.v <= 0 {
+			k.add(key(d.key), "%v: must be above zero", d.v)
+		}
+	}
+	if c.MaxConns < 1 || c.MaxConns > maxRadSecConns {
+		k.add(key("max_conns"), "%d: want 1 to %d (default %d)", c.MaxConns, maxRadSecConns, DefaultRadSecMaxConns)
+	}
+	switch {
+	case c.MaxConnsPerNAS < 1:
+		k.add(key("max_conns_per_nas"), "%d: want at least 1 (default %d)", c.MaxConnsPerNAS, DefaultRadSecMaxConnsPerNAS)
+	case c.MaxConnsPerNAS > c.MaxConns && c.MaxConns >= 1:
+		k.add(key("max_conns_per_nas"), "%d: above max_conns (%d)", c.MaxConnsPerNAS, c.MaxConns)
 	}
 }

@@ -215,11 +215,23 @@ func (s *Server) retryLater(j dynJob, outcome string) {
 
 func (s *Server) sendDynAuth(ctx context.Context, j dynJob) {
 	e := s.enf
+	if udp := s.nas.byName(j.nas.Name); udp != nil {
+		// Accounting over RadSec queues the entry's RadSec twin; over UDP
+		// the request needs the entry's own address and secrets.
+		j.nas = udp
+	}
 	addr, ok := dynAuthAddr(j.nas, j.rec)
 	res := DynAuthResult{Outcome: DynAuthError}
 	var err error
-	if !ok {
+	if c := s.radsecConn(j.rec.NAS); c != nil {
+		// The NAS's own RadSec connection first: it reaches a NAS behind NAT
+		// (radsec_dynauth.go).
+		res, err = c.exchange(ctx, j.code, dynAuthAttrs(j, s.limitAttrs), e.cfg.DynAuthTimeout*time.Duration(e.cfg.DynAuthTries))
+	} else if !ok {
 		err = errors.New("no address to send to: the NAS entry is a network and the record has no source or NAS-IP-Address")
+		if !j.nas.Prefix.IsValid() {
+			err = errors.New("the NAS is identified by its certificate and has no RadSec connection open now, nor an address for UDP")
+		}
 	} else {
 		res, err = e.client.send(ctx, addr, j.nas.CoASecret, j.code, dynAuthAttrs(j, s.limitAttrs))
 	}

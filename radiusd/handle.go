@@ -31,17 +31,34 @@ var (
 // request, its pkt still in b; false when the datagram ended here, in its
 // counted outcome.
 func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.AddrPort) (task, bool) {
-	start := s.now()
-	code := "invalid"
-	if len(b) > 0 {
-		code = radius.Code(b[0]).String()
-	}
 	nas := s.nas.lookup(src.Addr())
 	if nas == nil {
-		s.count(l, code, OutcomeUnknownNAS)
+		s.count(l, codeName(b), OutcomeUnknownNAS)
 		s.warn.Warn().Str("src", src.String()).Str("outcome", OutcomeUnknownNAS).Msg("packet from an address not in the NAS table")
 		return task{}, false
 	}
+	return s.admitFrom(sink{pc: conn}, l, nas, b, src)
+}
+
+// sink is where a request's reply goes: the UDP socket it came in on (to
+// its source address), or the RadSec connection it came on.
+type sink struct {
+	pc  net.PacketConn
+	tls *rsConn
+}
+
+func codeName(b []byte) string {
+	if len(b) == 0 {
+		return "invalid"
+	}
+	return radius.Code(b[0]).String()
+}
+
+// admitFrom is admit once the NAS is known: by its source address (UDP) or
+// by the RadSec connection it came on (radsec.go).
+func (s *Server) admitFrom(out sink, l Listener, nas *nasEntry, b []byte, src netip.AddrPort) (task, bool) {
+	start := s.now()
+	code := codeName(b)
 	pkt, maOff, err := packet.Check(b)
 	if err != nil {
 		s.drop(l, code, OutcomeMalformed, nas, src, err)
@@ -58,6 +75,9 @@ func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.Addr
 		return task{}, false
 	}
 	key := cacheKey{src: src, l: l, id: pkt[1]}
+	if out.tls != nil {
+		key.conn = out.tls.id // RFC 6614 §2.6: duplicates are per connection
+	}
 	copy(key.auth[:], pkt[4:20])
 	cached, state := s.cache.begin(key, start)
 	switch state {
@@ -65,11 +85,11 @@ func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.Addr
 		s.count(l, code, OutcomeDuplicate)
 		return task{}, false
 	case cacheAnswered:
-		s.write(conn, cached, src)
-		s.count(l, code, OutcomeCached)
+		s.count(l, code, OutcomeCached) // before the reply, as in handle
+		s.write(out, cached, src)
 		return task{}, false
 	}
-	return task{conn: conn, l: l, nas: nas, pkt: pkt, maOff: maOff, src: src, key: key, start: start}, true
+	return task{out: out, l: l, nas: nas, pkt: pkt, maOff: maOff, src: src, key: key, start: start}, true
 }
 
 func servedOn(c radius.Code, l Listener) bool {
@@ -77,16 +97,16 @@ func servedOn(c radius.Code, l Listener) bool {
 	case radius.CodeStatusServer:
 		return true
 	case radius.CodeAccessRequest:
-		return l == Auth
+		return l == Auth || l == RadSec
 	case radius.CodeAccountingRequest:
-		return l == Acct
+		return l == Acct || l == RadSec
 	}
 	return false
 }
 
 // handle verifies, processes and answers one request; it ends in exactly one
 // counted outcome.
-func (s *Server) handle(conn net.PacketConn, l Listener, nas *nasEntry, pkt []byte, maOff int, src netip.AddrPort, key cacheKey, start time.Time) {
+func (s *Server) handle(out sink, l Listener, nas *nasEntry, pkt []byte, maOff int, src netip.AddrPort, key cacheKey, start time.Time) {
 	code := radius.Code(pkt[0])
 	reply, outcome, err := s.process(l, nas, pkt, maOff, src)
 	if reply == nil {
@@ -101,7 +121,7 @@ func (s *Server) handle(conn net.PacketConn, l Listener, nas *nasEntry, pkt []by
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.duration.WithLabelValues(l.String()).Observe(s.now().Sub(start).Seconds())
 	}
-	s.write(conn, reply, src)
+	s.write(out, reply, src)
 }
 
 // process checks the request's authenticity and runs its handler. A nil
@@ -201,7 +221,12 @@ type response struct {
 	outcome string
 }
 
-func (s *Server) write(conn net.PacketConn, b []byte, src netip.AddrPort) {
+func (s *Server) write(out sink, b []byte, src netip.AddrPort) {
+	if out.tls != nil {
+		out.tls.send(b)
+		return
+	}
+	conn := out.pc
 	var err error
 	if udp, ok := conn.(*net.UDPConn); ok {
 		_, err = udp.WriteToUDPAddrPort(b, src)

@@ -28,6 +28,7 @@ const (
 	OutcomeOverload            = "overload"     // dropped: too many in flight
 	OutcomeStoreError          = "store_error"  // dropped: the store failed; the NAS retries
 	listenerAuth, listenerAcct = "auth", "acct"
+	listenerRadSec             = "radsec"
 )
 
 // Metrics are the server's instruments, made on the registry main builds
@@ -39,7 +40,11 @@ type Metrics struct {
 	storeErr *metric.Vec[metric.Counter]
 	inFlight metric.Gauge
 	dynAuth  *metric.Vec[metric.Counter]
-	vouchers *metric.Vec[metric.Counter]
+	// RadSec (radsec.go): connections per NAS, refused handshakes and frames.
+	rsConns     *metric.Vec[metric.Gauge]
+	rsHandshake *metric.Vec[metric.Counter]
+	rsFrames    *metric.Vec[metric.Counter]
+	vouchers    *metric.Vec[metric.Counter]
 	// schedDropped counts end-of-session checks not scheduled after
 	// accounting because the schedule queue was full.
 	schedDropped metric.Counter
@@ -64,7 +69,20 @@ func NewMetrics(reg metric.Registry) (*Metrics, error) {
 		}
 		return metric.NewVec(f)
 	}
+	gauges := func(name, help string, labels ...string) *metric.Vec[metric.Gauge] {
+		f, err := reg.GaugeVec(name, help, labels...)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return metric.NewVec(f)
+	}
 	m := &Metrics{
+		rsConns: gauges("radiusd_radsec_connections", "Open RadSec connections, by NAS (its accounting identity).", "nas"),
+		rsHandshake: counters("radiusd_radsec_handshake_failures_total",
+			"RadSec connections refused before or at the TLS handshake, by reason.", "reason"),
+		rsFrames: counters("radiusd_radsec_frames_refused_total",
+			"Frames read on RadSec connections and refused, by reason (a bad length ends the connection).", "reason"),
 		packets: counters("radiusd_packets_total",
 			"RADIUS packets received, by listener, request code and outcome.", "listener", "code", "outcome"),
 		duration: histograms("radiusd_request_duration_seconds", "Time from receiving a request to sending its reply.",
@@ -105,6 +123,9 @@ func (m *Metrics) initAlerted() {
 	}
 	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadAuth, OutcomeBadMA, OutcomeOverload} {
 		m.packets.WithLabelValues(listenerAcct, radius.CodeAccountingRequest.String(), o)
+	}
+	for _, r := range []string{rsFailTooMany, rsFailNASLimit, rsFailTimeout, rsFailNoCert, rsFailBadCert, rsFailUnknown, rsFailTLS} {
+		m.rsHandshake.WithLabelValues(r)
 	}
 	for _, o := range voucherOutcomes {
 		m.vouchers.WithLabelValues(o)

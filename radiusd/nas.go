@@ -155,7 +155,33 @@ type NAS struct {
 	MACSuffix string
 	// Acct is how this NAS's accounting counters are read.
 	Acct session.AcctPolicy
+	// RadSec is how the NAS is known on RadSec (RFC 6614) and its secret
+	// there; see README.md, "RadSec".
+	RadSec NASRadSec
 }
+
+// NASRadSec is a NAS's identity and secret on RadSec. With Names or
+// Fingerprints the NAS is recognised by its client certificate (signed by
+// the client CA) wherever it connects from, and Prefix may be empty;
+// without them a RadSec connection is matched by its source address, as on
+// UDP.
+type NASRadSec struct {
+	// Names are matched against the certificate's DNS subjectAltNames and
+	// its subject Common Name (RFC 6614 §2.3), exactly, ignoring case.
+	Names []string
+	// Fingerprints are SHA-256 digests of the whole DER certificate.
+	Fingerprints [][32]byte
+	// Secret is the shared secret on RadSec: "radsec" (RFC 6614 §2.3)
+	// unless set.
+	Secret []byte
+}
+
+// DefaultRadSecSecret is the shared secret of RADIUS over TLS (RFC 6614 §2.3).
+const DefaultRadSecSecret = "radsec"
+
+// CertIdentified reports whether the NAS is recognised on RadSec by its
+// certificate rather than its address.
+func (n *NAS) CertIdentified() bool { return len(n.RadSec.Names) > 0 || len(n.RadSec.Fingerprints) > 0 }
 
 // LoginStyle is how a NAS's Access-Requests name the device and the
 // customer; accounting reads the device the same way.
@@ -291,7 +317,9 @@ const DefaultRetransmitWindow = 2 * time.Minute
 // with the source address when the entry is a network (several access
 // points behind one entry count their sessions apart).
 func (n *nasEntry) acctNAS(src netip.Addr) string {
-	if n.Prefix.IsSingleIP() {
+	// A certificate-identified NAS is one NAS whatever its address (which
+	// NAT may change): its records are its name's.
+	if n.Prefix.IsSingleIP() || n.CertIdentified() {
 		return n.Name
 	}
 	a := src.Unmap().WithZone("")
@@ -336,6 +364,9 @@ type nasTable struct {
 type nasEntry struct {
 	NAS
 	maSeen atomic.Bool // MAAuto: a Message-Authenticator was seen
+	// tls is the same NAS on RadSec: its secret is the RadSec secret
+	// (radsec.go); nil on the RadSec entry itself.
+	tls *nasEntry
 }
 
 // newNASTable builds the table of a validated NAS list (Config.Validate
@@ -344,7 +375,15 @@ func newNASTable(list []NAS) *nasTable {
 	t := &nasTable{}
 	for _, n := range list {
 		n.Prefix = n.Prefix.Masked()
-		t.byPrefix = append(t.byPrefix, &nasEntry{NAS: n})
+		e := &nasEntry{NAS: n}
+		rs := n
+		rs.Secret, rs.CoASecret = n.RadSec.Secret, n.RadSec.Secret
+		if len(rs.Secret) == 0 {
+			rs.Secret = []byte(DefaultRadSecSecret)
+			rs.CoASecret = rs.Secret
+		}
+		e.tls = &nasEntry{NAS: rs}
+		t.byPrefix = append(t.byPrefix, e)
 	}
 	sort.SliceStable(t.byPrefix, func(i, j int) bool { return t.byPrefix[i].Prefix.Bits() > t.byPrefix[j].Prefix.Bits() })
 	return t

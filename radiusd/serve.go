@@ -39,11 +39,17 @@ type Listener uint8
 const (
 	Auth Listener = iota // Access-Request, Status-Server (port 1812)
 	Acct                 // Accounting-Request, Status-Server (port 1813)
+	// RadSec serves every request on one TLS connection (RFC 6614, port
+	// 2083); radsec.go reads it.
+	RadSec
 )
 
 func (l Listener) String() string {
-	if l == Auth {
+	switch l {
+	case Auth:
 		return listenerAuth
+	case RadSec:
+		return listenerRadSec
 	}
 	return listenerAcct
 }
@@ -104,13 +110,30 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 	if !ok {
 		return
 	}
+	s.dispatch(t)
+}
+
+// dispatch hands an admitted request to a worker, within the in-flight
+// bound (beyond it: dropped).
+func (s *Server) dispatch(t task) {
 	select {
 	case s.sem <- struct{}{}:
 	default:
-		s.cache.abort(t.key)
-		s.drop(l, radius.Code(t.pkt[0]).String(), OutcomeOverload, t.nas, src, errors.New("too many requests in flight"))
+		s.overload(t)
 		return
 	}
+	s.start(t)
+}
+
+// overload drops a request that found no place in flight.
+func (s *Server) overload(t task) {
+	s.cache.abort(t.key)
+	s.drop(t.l, radius.Code(t.pkt[0]).String(), OutcomeOverload, t.nas, t.src, errors.New("too many requests in flight"))
+}
+
+// start runs a request that has its place in flight (s.sem) on a worker;
+// t.pkt is copied (the reader's buffer is reused).
+func (s *Server) start(t task) {
 	s.wg.Add(1)
 	s.inFlight(1)
 	t.pkt = append([]byte(nil), t.pkt...) // b is the read loop's buffer, reused
@@ -128,7 +151,7 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 
 // task is an accepted request on its way to handle.
 type task struct {
-	conn  net.PacketConn
+	out   sink
 	l     Listener
 	nas   *nasEntry
 	pkt   []byte
@@ -169,7 +192,7 @@ func (s *Server) run(t task) {
 		s.inFlight(-1)
 		s.wg.Done()
 	}()
-	s.handle(t.conn, t.l, t.nas, t.pkt, t.maOff, t.src, t.key, t.start)
+	s.handle(t.out, t.l, t.nas, t.pkt, t.maOff, t.src, t.key, t.start)
 }
 func (s *Server) inFlight(d float64) {
 	if s.cfg.Metrics != nil {

@@ -81,6 +81,8 @@ type Config struct {
 	// Enforce enables Disconnect/CoA (RFC 5176), the end-of-session
 	// schedule and the reaper (nil: disabled). RunEnforcement runs them.
 	Enforce *EnforceConfig
+	// RadSec enables RADIUS over TLS (ServeRadSec; nil: disabled).
+	RadSec *RadSecConfig
 }
 
 // Defaults applied to zero fields by Config.SetDefaults.
@@ -111,7 +113,8 @@ type Server struct {
 	nworkers atomic.Int64
 	maxWork  int64
 
-	enf     *enforcer // nil when enforcement is off
+	enf     *enforcer    // nil when enforcement is off
+	rs      *radsecState // nil when RadSec is off (radsec.go)
 	vlimit  *voucherLimiter
 	classes *classes // Class values of Access-Accepts
 
@@ -127,6 +130,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Enforce != nil {
 		enf := *cfg.Enforce
 		cfg.Enforce = &enf
+	}
+	if cfg.RadSec != nil {
+		rs := *cfg.RadSec
+		cfg.RadSec = &rs
 	}
 	cfg.SetDefaults()
 	var errs []error
@@ -156,7 +163,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Enforce != nil {
 		enf = newEnforcer(*cfg.Enforce, cfg.AcctInterimInterval)
 	}
+	var rs *radsecState
+	if cfg.RadSec != nil {
+		if rs, err = newRadSecState(*cfg.RadSec); err != nil {
+			return nil, fmt.Errorf("radiusd: %w", err)
+		}
+	}
 	return &Server{
+		rs:      rs,
 		classes: cls,
 		enf:     enf,
 		vlimit:  newVoucherLimiter(cfg.VoucherLimits),
@@ -207,6 +221,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// Unblock the read loops; replies can still be written.
 		_ = c.SetReadDeadline(time.Unix(1, 0))
 	}
+	s.radsecStopReading()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -225,5 +240,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		_ = c.Close()
 	}
+	s.radsecClose()
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/radsec"
 	"github.com/hotspot-radius/hsradius/redisstore"
 )
 
@@ -33,7 +35,32 @@ type fileConfig struct {
 	// Enforcement is Disconnect/CoA (RFC 5176), the end-of-session
 	// schedule and the reaper of silent accounting records.
 	Enforcement enforcementFile `yaml:"enforcement"`
-	NAS         []nasFile       `yaml:"nas"`
+	// RadSec is RADIUS over TLS (RFC 6614) beside the UDP listeners.
+	RadSec radsecFile `yaml:"radsec"`
+	NAS    []nasFile  `yaml:"nas"`
+}
+
+// radsecFile is the RadSec listener (README.md, "RadSec").
+type radsecFile struct {
+	Enabled          bool     `yaml:"enabled"`
+	Listen           []string `yaml:"listen"`
+	Cert             string   `yaml:"cert"`
+	Key              string   `yaml:"key"`
+	ClientCA         string   `yaml:"client_ca"`
+	HandshakeTimeout string   `yaml:"handshake_timeout"`
+	IdleTimeout      string   `yaml:"idle_timeout"`
+	WriteTimeout     string   `yaml:"write_timeout"`
+	MaxConns         int      `yaml:"max_conns"`
+	MaxConnsPerNAS   int      `yaml:"max_conns_per_nas"`
+}
+
+// nasRadSecFile is a NAS's identity and secret on RadSec.
+type nasRadSecFile struct {
+	Names        []string `yaml:"names"`
+	Fingerprints []string `yaml:"fingerprints"`
+	Secret       string   `yaml:"secret"`
+	SecretEnv    string   `yaml:"secret_env"`
+	SecretFile   string   `yaml:"secret_file"`
 }
 
 // adminFile is the HTTP admin listener: the session API, /metrics,
@@ -130,6 +157,8 @@ type nasFile struct {
 	RetransmitWindow  string `yaml:"retransmit_window"`
 	CounterWrap       string `yaml:"counter_wrap"`
 	AccountingUpdates string `yaml:"accounting_updates"`
+	// RadSec: recognised by its client certificate instead of its address.
+	RadSec nasRadSecFile `yaml:"radsec"`
 }
 
 // defaultFile is the value of every key the file may leave out, except
@@ -142,7 +171,17 @@ func defaultFile() fileConfig {
 	enf.SetDefaults()
 	var store redisstore.Options
 	store.SetDefaults()
+	var rs radiusd.RadSecConfig
+	rs.SetDefaults()
 	return fileConfig{
+		RadSec: radsecFile{
+			Listen:           []string{":2083"},
+			HandshakeTimeout: rs.HandshakeTimeout.String(),
+			IdleTimeout:      rs.IdleTimeout.String(),
+			WriteTimeout:     rs.WriteTimeout.String(),
+			MaxConns:         rs.MaxConns,
+			MaxConnsPerNAS:   rs.MaxConnsPerNAS,
+		},
 		Listen: listenFile{
 			Auth: []string{"127.0.0.1:1812", "[::1]:1812"},
 			Acct: []string{"127.0.0.1:1813", "[::1]:1813"},
@@ -195,6 +234,9 @@ type Config struct {
 	Demo   bool
 
 	Listen []listenAddr
+	// RadSecListen are the TCP addresses of the RadSec listener (none when
+	// it is disabled); Server.RadSec is its configuration.
+	RadSecListen []listenAddr
 
 	Redis        redisstore.ClientConfig
 	RedisMode    string // standalone, cluster or sentinel
@@ -381,6 +423,7 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	srv.VoucherLimits.PerDevice = fc.Radius.VoucherFailuresPerDevice
 	srv.VoucherLimits.PerNAS = fc.Radius.VoucherFailuresPerNAS
 	srv.NAS = r.nasList(fc.NAS)
+	srv.RadSec, cfg.RadSecListen = r.radsec(fc.RadSec)
 	// The enforcement section is checked even when disabled: a mistake in
 	// it shows before it is turned on.
 	srv.Enforce = r.enforcement(fc.Enforcement)
@@ -474,7 +517,7 @@ func (r *resolver) addProblems(err error, key func(string) string) {
 // enforcement section are at the top level, the rest under radius.
 func radiusKey(k string) string {
 	switch section(k) {
-	case "nas", "enforcement":
+	case "nas", "enforcement", "radsec":
 		return k
 	}
 	return "radius." + k
@@ -780,6 +823,7 @@ func (r *resolver) nas(path string, f nasFile) radiusd.NAS {
 		return err
 	})
 	r.parse(path+".counter_wrap", f.CounterWrap, func(s string) (err error) { n.Acct.Wrap32, err = radiusd.ParseCounterWrap(s); return err })
+	n.RadSec = r.nasRadSec(path, f.RadSec)
 	n.SetDefaults() // the retransmit window follows accounting_updates
 	if f.RetransmitWindow != "" {
 		n.Acct.RetransmitWindow = r.duration(path+".retransmit_window", f.RetransmitWindow)
@@ -918,4 +962,97 @@ func isLoopback(hostport string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// radsec maps the RadSec section: nil and no address when it is disabled.
+// Its files are loaded here, so that a wrong one is reported with its key
+// and every other problem.
+func (r *resolver) radsec(f radsecFile) (*radiusd.RadSecConfig, []listenAddr) {
+	if !f.Enabled {
+		if f.Cert != "" || f.Key != "" || f.ClientCA != "" {
+			r.warnf("radsec: cert, key or client_ca set, but enabled is false: RadSec is off")
+		}
+		return nil, nil
+	}
+	c := &radiusd.RadSecConfig{
+		Files:            radsec.Files{Cert: strings.TrimSpace(f.Cert), Key: strings.TrimSpace(f.Key), ClientCA: strings.TrimSpace(f.ClientCA)},
+		HandshakeTimeout: r.duration("radsec.handshake_timeout", f.HandshakeTimeout),
+		IdleTimeout:      r.duration("radsec.idle_timeout", f.IdleTimeout),
+		WriteTimeout:     r.duration("radsec.write_timeout", f.WriteTimeout),
+		MaxConns:         f.MaxConns,
+		MaxConnsPerNAS:   f.MaxConnsPerNAS,
+	}
+	if c.Files.Cert != "" && c.Files.Key != "" {
+		if _, err := tls.LoadX509KeyPair(c.Files.Cert, c.Files.Key); err != nil {
+			r.p.add("radsec.cert", "%v (cert and key: PEM files of the server's certificate chain and its private key; see README.md, RadSec)", err)
+		}
+		if st, err := os.Stat(c.Files.Key); err == nil && st.Mode().Perm()&0o004 != 0 {
+			r.warnf("radsec.key: %s is readable by every user of this host (mode %v): chmod o-r it", c.Files.Key, st.Mode().Perm())
+		}
+	}
+	if c.Files.ClientCA != "" {
+		pem, err := os.ReadFile(c.Files.ClientCA)
+		switch {
+		case err != nil:
+			r.p.add("radsec.client_ca", "%v", err)
+		case !x509.NewCertPool().AppendCertsFromPEM(pem):
+			r.p.add("radsec.client_ca", "%s: no PEM certificate in it: want the certificate of the CA that signs the NASes' certificates", c.Files.ClientCA)
+		}
+	}
+	var out []listenAddr
+	seen := map[string]string{}
+	for i, a := range f.Listen {
+		key := fmt.Sprintf("radsec.listen[%d]", i)
+		norm, _, err := checkHostPort(a, r.demo)
+		if err != nil {
+			r.p.add(key, "%v", err)
+			continue
+		}
+		if other, ok := seen[norm]; ok {
+			r.p.add(key, "%q: already listed as %s", a, other)
+			continue
+		}
+		seen[norm] = key
+		out = append(out, listenAddr{Addr: a, Kind: radiusd.RadSec, Key: key})
+	}
+	if len(f.Listen) == 0 {
+		r.p.add("radsec.listen", "empty, but enabled is true: give an address such as \":2083\" (RFC 6614's port) or \"192.0.2.1:2083\"")
+	}
+	return c, out
+}
+
+// nasRadSec maps a NAS's RadSec identity and secret.
+func (r *resolver) nasRadSec(path string, f nasRadSecFile) radiusd.NASRadSec {
+	rs := radiusd.NASRadSec{Names: f.Names}
+	for j, s := range f.Fingerprints {
+		fp, err := parseFingerprint(s)
+		if err != nil {
+			r.p.add(fmt.Sprintf("%s.radsec.fingerprints[%d]", path, j), "%v", err)
+			continue
+		}
+		rs.Fingerprints = append(rs.Fingerprints, fp)
+	}
+	if secret, ok := r.secret(path+".radsec", "secret", "secret", f.Secret, f.SecretEnv, f.SecretFile); ok {
+		rs.Secret = []byte(secret)
+	}
+	return rs
+}
+
+// parseFingerprint reads a SHA-256 certificate fingerprint as openssl
+// prints it ("sha256 Fingerprint=AB:CD:..."), or in plain hex, with or
+// without colons and a "sha256:" prefix.
+func parseFingerprint(s string) ([32]byte, error) {
+	var fp [32]byte
+	v := strings.TrimSpace(s)
+	if i := strings.LastIndexByte(v, '='); i >= 0 {
+		v = v[i+1:]
+	}
+	v = strings.TrimPrefix(strings.ToLower(v), "sha256:")
+	v = strings.ReplaceAll(v, ":", "")
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) != len(fp) {
+		return fp, fmt.Errorf("%q: want a SHA-256 fingerprint, 64 hex digits (openssl x509 -in nas.pem -noout -fingerprint -sha256)", s)
+	}
+	copy(fp[:], b)
+	return fp, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd"
+	"github.com/hotspot-radius/hsradius/radiusd/radsec/radsectest"
 )
 
 // goodSecret is long enough not to draw the BlastRADIUS warning.
@@ -842,6 +844,145 @@ func TestExitCode(t *testing.T) {
 	for _, tc := range tests {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v): got %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// radsecFiles writes a server certificate, key and client CA for the
+// RadSec configuration tests.
+func radsecFiles(t *testing.T) (ca *radsectest.CA, cert, key string) {
+	t.Helper()
+	ca = radsectest.NewCA(t, "test-ca")
+	srv := ca.Server(t, "radius.example")
+	return ca, srv.CertFile, srv.KeyFile
+}
+
+func TestConfigRadSec(t *testing.T) {
+	ca, cert, key := radsecFiles(t)
+	nasCert := ca.Client(t, "site-7")
+	yaml := fmt.Sprintf(`
+radsec:
+  enabled: true
+  listen: ["127.0.0.1:2083"]
+  cert: %s
+  key: %s
+  client_ca: %s
+  max_conns_per_nas: 2
+nas:
+  - name: site-7
+    radsec:
+      names: [site-7]
+      fingerprints: ["sha256 Fingerprint=%X"]
+  - name: office
+    address: 192.168.88.1
+    secret: %q
+    radsec: {secret: "office-radsec-secret"}
+`, cert, key, ca.File, nasCert.Fingerprint[:], goodSecret)
+	cfg, err := loadYAML(t, yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := cfg.Server.RadSec
+	if rs == nil || rs.Files.Cert != cert || rs.Files.ClientCA != ca.File || rs.MaxConnsPerNAS != 2 ||
+		rs.MaxConns != radiusd.DefaultRadSecMaxConns || rs.HandshakeTimeout != radiusd.DefaultRadSecHandshakeTimeout {
+		t.Errorf("radsec: %+v", rs)
+	}
+	if len(cfg.RadSecListen) != 1 || cfg.RadSecListen[0].Addr != "127.0.0.1:2083" || cfg.RadSecListen[0].Kind != radiusd.RadSec {
+		t.Errorf("radsec listen: %+v", cfg.RadSecListen)
+	}
+	site := cfg.Server.NAS[0]
+	if site.Prefix.IsValid() || !slices.Equal(site.RadSec.Names, []string{"site-7"}) ||
+		len(site.RadSec.Fingerprints) != 1 || site.RadSec.Fingerprints[0] != nasCert.Fingerprint {
+		t.Errorf("site-7: %+v", site.RadSec)
+	}
+	if got := string(cfg.Server.NAS[1].RadSec.Secret); got != "office-radsec-secret" {
+		t.Errorf("office radsec secret %q", got)
+	}
+	scfg := cfg.Server
+	scfg.Store = nopStore{}
+	if _, err := radiusd.New(scfg); err != nil {
+		t.Errorf("radiusd.New: %v", err)
+	}
+
+	// Disabled (the default): nothing to listen on.
+	cfg, err = loadYAML(t, minimal, nil)
+	if err != nil || cfg.Server.RadSec != nil || len(cfg.RadSecListen) != 0 {
+		t.Errorf("default: radsec %+v %v, %v", cfg.Server.RadSec, cfg.RadSecListen, err)
+	}
+}
+
+func TestConfigRadSecInvalid(t *testing.T) {
+	ca, cert, key := radsecFiles(t)
+	notPEM := writeFile(t, "not.pem", "hello\n")
+	for _, c := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"no files", `
+radsec: {enabled: true}
+nas: [{name: a, address: 192.0.2.1, secret: "` + goodSecret + `"}]
+`, []string{"radsec.cert: empty", "radsec.key: empty", "radsec.client_ca: empty"}},
+		{"bad files", fmt.Sprintf(`
+radsec: {enabled: true, cert: %s, key: %s, client_ca: %s, handshake_timeout: soon, max_conns: 2, max_conns_per_nas: 3, listen: ["2083"]}
+nas: [{name: a, address: 192.0.2.1, secret: "`+goodSecret+`"}]
+`, notPEM, key, notPEM), []string{"radsec.cert:", "radsec.client_ca:", "radsec.handshake_timeout:", "radsec.max_conns_per_nas: 3: above max_conns", "radsec.listen[0]:"}},
+		{"certificate identity without radsec", `
+nas: [{name: a, radsec: {names: [a]}}]
+`, []string{"nas[0].radsec: a certificate identity, but RadSec is not enabled"}},
+		{"bad identities", fmt.Sprintf(`
+radsec: {enabled: true, cert: %s, key: %s, client_ca: %s}
+nas:
+  - {name: a, address: 10.0.0.0/24, secret: "`+goodSecret+`", radsec: {names: [a]}}
+  - {name: b, radsec: {names: [" b"], fingerprints: ["AB:CD"]}}
+  - {name: c, radsec: {names: [A]}}
+  - {name: d}
+`, cert, key, ca.File), []string{
+			"nas[0].address: 10.0.0.0/24: a NAS identified by its certificate is one NAS",
+			`nas[1].radsec.names[0]: " b"`,
+			`nas[1].radsec.fingerprints[0]: "AB:CD": want a SHA-256 fingerprint`,
+			`nas[2].radsec.names[0]: "a": already a certificate name of nas[0]`,
+			"nas[3].address: empty: want an IP address or CIDR prefix",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadYAML(t, c.yaml, nil)
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *configError", err)
+			}
+			for _, w := range c.want {
+				if !slices.ContainsFunc(ce.problems, func(p string) bool { return strings.HasPrefix(p, w) }) {
+					t.Errorf("no problem starting with %q in:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	want := [32]byte{0x31, 0x75, 0xac, 0xc2}
+	for i := 4; i < 32; i++ {
+		want[i] = byte(i)
+	}
+	hexs := fmt.Sprintf("%X", want[:])
+	var colons []string
+	for i := 0; i < len(hexs); i += 2 {
+		colons = append(colons, hexs[i:i+2])
+	}
+	for _, in := range []string{
+		"sha256 Fingerprint=" + strings.Join(colons, ":"), // openssl x509 -fingerprint -sha256
+		"SHA256 Fingerprint=" + strings.Join(colons, ":"), // older openssl
+		strings.ToLower(hexs),
+		"sha256:" + strings.Join(colons, ":"),
+		"  " + hexs + " ",
+	} {
+		if got, err := parseFingerprint(in); err != nil || got != want {
+			t.Errorf("%q: %x, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "AB:CD", hexs + "00", "zz" + hexs[2:]} {
+		if _, err := parseFingerprint(in); err == nil {
+			t.Errorf("%q accepted", in)
 		}
 	}
 }

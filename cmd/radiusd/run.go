@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -209,6 +210,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 
+	rsLns, err := listenRadSec(cfg.RadSecListen)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, l := range rsLns {
+			_ = l.ln.Close() // Shutdown closes those it served
+		}
+	}()
+	var radsecAddrs []string
+	for _, l := range rsLns {
+		radsecAddrs = append(radsecAddrs, l.ln.Addr().String())
+	}
+
 	var auth, acct []string
 	for _, c := range conns {
 		if c.Kind == radiusd.Auth {
@@ -257,7 +272,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		nas.Object(nasLog(n))
 	}
 	log.Info().Str("version", version()).Str("config", cfg.Source).
-		Strs("auth", auth).Strs("acct", acct).Array("nas", nas).
+		Strs("auth", auth).Strs("acct", acct).Strs("radsec", radsecAddrs).Array("nas", nas).
 		Str("redis_mode", cfg.RedisMode).Strs("redis_addrs", cfg.Redis.Addrs).Str("redis_prefix", cfg.Store.Prefix).
 		Str("acct_interim_interval", cfg.Server.AcctInterimInterval.String()).
 		Str("idle_timeout", cfg.Server.IdleTimeout.String()).
@@ -278,7 +293,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = srv.RunEnforcement(ectx)
 	}()
 
-	errc := make(chan error, len(conns)+1)
+	if len(rsLns) > 0 {
+		// SIGHUP reloads the RadSec certificate, key and client CA (they
+		// are also reloaded when their files change).
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-hup:
+					if err := srv.ReloadRadSec(); err != nil {
+						log.Error().Err(err).Str("trigger", "SIGHUP").Msg("radsec: reload")
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	errc := make(chan error, len(conns)+len(rsLns)+1)
 	for _, c := range conns {
 		go func() {
 			err := srv.Serve(c.conn, c.Kind)
@@ -288,7 +323,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			errc <- err
 		}()
 	}
-	pending := len(conns)
+	for _, l := range rsLns {
+		go func() {
+			err := srv.ServeRadSec(l.ln)
+			if err != nil && !errors.Is(err, radiusd.ErrServerClosed) {
+				err = fmt.Errorf("%s %s: %w", l.Key, l.Addr, err)
+			}
+			errc <- err
+		}()
+	}
+	pending := len(conns) + len(rsLns)
 	if admin.srv != nil {
 		pending++
 		go func() {
@@ -356,6 +400,32 @@ func listen(addrs []listenAddr) ([]boundConn, error) {
 	return out, nil
 }
 
+// boundListener is an open RadSec (TCP) listener and its configuration.
+type boundListener struct {
+	listenAddr
+	ln net.Listener
+}
+
+// listenRadSec binds every RadSec address, or none.
+func listenRadSec(addrs []listenAddr) ([]boundListener, error) {
+	var out []boundListener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a.Addr)
+		if err != nil {
+			for _, b := range out {
+				_ = b.ln.Close()
+			}
+			hint := bindHint(err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				hint = "\n  another process (radsecproxy? FreeRADIUS?) has this port: find it with `ss -ltnp`, stop it, or change the address"
+			}
+			return nil, fmt.Errorf("%s: cannot listen on tcp %s: %w%s", a.Key, a.Addr, err, hint)
+		}
+		out = append(out, boundListener{listenAddr: a, ln: ln})
+	}
+	return out, nil
+}
+
 // bindHint says what to do about a failed bind.
 func bindHint(err error) string {
 	switch {
@@ -408,7 +478,11 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 	for i, p := range n.Profiles {
 		profiles[i] = string(p)
 	}
-	e.Str("name", n.Name).Str("address", n.Prefix.String()).Strs("profiles", profiles).
+	addr := ""
+	if n.Prefix.IsValid() {
+		addr = n.Prefix.String()
+	}
+	e.Str("name", n.Name).Str("address", addr).Strs("profiles", profiles).
 		Str("require_message_authenticator", n.MAPolicy.String()).Str("password", n.Password.String()).
 		Uint32("global_down_mbits", n.GlobalDownMbits).Uint32("global_up_mbits", n.GlobalUpMbits).
 		Int("coa_port", n.CoAPort).Str("on_spill", n.OnSpill.String()).
@@ -422,6 +496,9 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 	}
 	e.Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
 		Str("counter_wrap", map[bool]string{true: "wrap", false: "reset"}[n.Acct.Wrap32])
+	if nn := radiusd.NAS(n); nn.CertIdentified() {
+		e.Strs("radsec_names", n.RadSec.Names).Int("radsec_fingerprints", len(n.RadSec.Fingerprints))
+	}
 }
 
 // enforceLog logs the enforcement settings (enabled false when off).

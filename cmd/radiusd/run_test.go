@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"layeh.com/radius/vendors/mikrotik"
 
 	"github.com/hotspot-radius/hsradius/radiusd/packet"
+	"github.com/hotspot-radius/hsradius/radiusd/radsec"
+	"github.com/hotspot-radius/hsradius/radiusd/radsec/radsectest"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
@@ -57,6 +60,7 @@ type logSink struct {
 type startLine struct {
 	Auth       []string `json:"auth"`
 	Acct       []string `json:"acct"`
+	RadSec     []string `json:"radsec"`
 	RedisAddrs []string `json:"redis_addrs"`
 	RedisMode  string   `json:"redis_mode"`
 	Admin      string   `json:"admin"`
@@ -430,6 +434,60 @@ func TestRunDemoRadclient(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "Access-Accept") || !strings.Contains(string(out), "Session-Timeout = 3600") {
 			t.Fatalf("radclient %q: %v\n%s", in, err, out)
 		}
+	}
+}
+
+// TestRunRadSec: with radsec enabled, run listens on TCP beside UDP, logs
+// the address, and serves a NAS known by its certificate; accounting
+// through it lands in Redis under the NAS's name.
+func TestRunRadSec(t *testing.T) {
+	srv := redistest.Start(t)
+	ca, cert, key := radsecFiles(t)
+	nas := ca.Client(t, "site-7.nas.example")
+	rsAddr := freeTCP(t)
+	cfgPath := writeFile(t, "radiusd.yaml", fmt.Sprintf(`
+listen: {auth: [%q], acct: [%q]}
+redis: {addrs: [%q], prefix: "hstest:"}
+admin: {listen: ""}
+radsec: {enabled: true, listen: [%q], cert: %s, key: %s, client_ca: %s}
+nas:
+  - name: site-7
+    radsec: {names: [site-7.nas.example]}
+`, freeUDP(t), freeUDP(t), srv.Addr, rsAddr, cert, key, ca.File))
+	r := startRun(t, []string{"-config", cfgPath}, nil)
+	if len(r.RadSec) != 1 || r.RadSec[0] != rsAddr {
+		t.Fatalf("start line radsec = %v, want [%s]", r.RadSec, rsAddr)
+	}
+	c, err := tls.Dial("tcp", rsAddr, radsectest.ClientConfig(ca, nas))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(testTimeout))
+	p := radius.New(radius.CodeAccountingRequest, []byte("radsec"))
+	_ = rfc2865.UserName_SetString(p, testMAC)
+	_ = rfc2865.CallingStationID_SetString(p, "aa-bb-cc-dd-ee-ff")
+	_ = rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_Start)
+	_ = rfc2866.AcctSessionID_SetString(p, "82000001")
+	req, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := radsec.ReadFrame(c, make([]byte, radsec.MaxLen), nil)
+	if err != nil {
+		t.Fatalf("no reply over RadSec: %v\n%s", err, r.log)
+	}
+	if radius.Code(reply[0]) != radius.CodeAccountingResponse || !radius.IsAuthenticResponse(reply, req, []byte("radsec")) {
+		t.Fatalf("got %v, want an Accounting-Response signed with \"radsec\"", radius.Code(reply[0]))
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(r.log.String(), `"nas":"site-7"`) {
+		t.Errorf("the log does not name the NAS of the connection:\n%s", r.log)
 	}
 }
 

@@ -31,6 +31,7 @@ type Registry interface {
 	Counter(name, help string) (Counter, error)
 	Gauge(name, help string) (Gauge, error)
 	CounterVec(name, help string, labels ...string) (Family[Counter], error)
+	GaugeVec(name, help string, labels ...string) (Family[Gauge], error)
 	HistogramVec(name, help string, buckets []float64, labels ...string) (Family[Observer], error)
 }
 

@@ -38,6 +38,14 @@ func (r registry) CounterVec(name, help string, labels ...string) (metric.Family
 	return counterVec{v}, nil
 }
 
+func (r registry) GaugeVec(name, help string, labels ...string) (metric.Family[metric.Gauge], error) {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	if err := r.reg.Register(v); err != nil {
+		return nil, err
+	}
+	return gaugeVec{v}, nil
+}
+
 func (r registry) HistogramVec(name, help string, buckets []float64, labels ...string) (metric.Family[metric.Observer], error) {
 	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 	if err := r.reg.Register(v); err != nil {
@@ -52,6 +60,12 @@ type counterVec struct{ v *prometheus.CounterVec }
 
 func (c counterVec) WithLabelValues(values ...string) metric.Counter {
 	return c.v.WithLabelValues(values...)
+}
+
+type gaugeVec struct{ v *prometheus.GaugeVec }
+
+func (g gaugeVec) WithLabelValues(values ...string) metric.Gauge {
+	return g.v.WithLabelValues(values...)
 }
 
 type histogramVec struct{ v *prometheus.HistogramVec }
