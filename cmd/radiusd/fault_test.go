@@ -87,7 +87,7 @@ func TestFaultDuplicatesReorderingReplays(t *testing.T) {
 }
 
 // TestFaultRedisOutage kills Redis (AOF, fsync always) a third into the
-// run and restarts it 3 s later: while it is down the server must answer
+// run and restarts it at least 3 s later (when the NAS has sent enough during it): while it is down the server must answer
 // nothing (an answer would acknowledge what was not stored), the NAS keeps
 // retrying, and afterwards Redis holds exactly what was sent.
 func TestFaultRedisOutage(t *testing.T) {
@@ -107,7 +107,7 @@ func TestFaultRedisOutage(t *testing.T) {
 	rs.Stop()
 	nas.outage.markDown()
 	answeredAtStop := nas.answers.Load()
-	time.Sleep(3 * time.Second) // the outage itself; the NAS keeps retrying
+	nas.outage.hold(3*time.Second, 30*time.Second, plan.devices*3/4) // the outage itself; the NAS keeps retrying
 	nas.outage.markUp()
 	rs.Restart()
 	restarted := time.Now()

@@ -319,7 +319,22 @@ type faultOutage struct {
 }
 
 func (o *faultOutage) markDown() { o.mu.Lock(); o.down = time.Now(); o.mu.Unlock() }
-func (o *faultOutage) markUp()   { o.mu.Lock(); o.up = time.Now(); o.mu.Unlock() }
+
+// hold keeps the outage going for at least min and then until want requests
+// were first sent during it (at most max): on a loaded machine the NAS sends
+// fewer requests per second, and a fixed outage would test little.
+func (o *faultOutage) hold(min, max time.Duration, want int) {
+	time.Sleep(min)
+	for deadline := time.Now().Add(max - min); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		o.mu.Lock()
+		n := o.sentWhileDown
+		o.mu.Unlock()
+		if n >= want {
+			return
+		}
+	}
+}
+func (o *faultOutage) markUp() { o.mu.Lock(); o.up = time.Now(); o.mu.Unlock() }
 
 func (o *faultOutage) inOutage(at time.Time) bool {
 	return !o.down.IsZero() && at.After(o.down) && (o.up.IsZero() || at.Before(o.up))
