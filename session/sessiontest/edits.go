@@ -54,20 +54,8 @@ type EditCase struct {
 // LoadEdits reads testdata/edits.json.
 func LoadEdits(t testing.TB) EditTable {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("sessiontest: cannot locate testdata/edits.json")
-	}
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "edits.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tab EditTable
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&tab); err != nil {
-		t.Fatalf("testdata/edits.json: %v", err)
-	}
+	LoadTestdata(t, "edits.json", &tab)
 	for _, c := range tab.Edits {
 		for _, typ := range Types {
 			if c.Want[typ] == "" {
@@ -134,5 +122,25 @@ func (c EditCase) CheckView(t testing.TB, view []byte) {
 		if g != want {
 			t.Errorf("%s: %s is %v after the edit, want %v", c.Name, k, g, want)
 		}
+	}
+}
+
+// LoadTestdata decodes testdata/<name> at the repository's root into dst,
+// strictly (unknown keys are a failure): the shared tables that several
+// packages' tests run.
+func LoadTestdata(t testing.TB, name string, dst any) {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatalf("sessiontest: cannot locate testdata/%s", name)
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		t.Fatalf("testdata/%s: %v", name, err)
 	}
 }

@@ -7,11 +7,9 @@ package vouchertest
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
+	"github.com/hotspot-radius/hsradius/session/sessiontest"
 	"github.com/hotspot-radius/hsradius/voucher"
 )
 
@@ -40,20 +38,8 @@ type PlanCase struct {
 // LoadPlans reads testdata/plans.json.
 func LoadPlans(t testing.TB) PlanTable {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("vouchertest: cannot locate testdata/plans.json")
-	}
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "plans.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tab PlanTable
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&tab); err != nil {
-		t.Fatalf("testdata/plans.json: %v", err)
-	}
+	sessiontest.LoadTestdata(t, "plans.json", &tab)
 	return tab
 }
 
