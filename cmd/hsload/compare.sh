@@ -21,7 +21,8 @@
 #      concurrency, devices, duration), so drift hits all peers alike;
 #   4. checks accounting exactness under full load: hsload -mode mix against
 #      our server, then Redis's consumption totals against hsload's totals;
-#   5. prints medians (min–max) and the ratios: our req/s ÷ FreeRADIUS req/s,
+#   5. prints medians (min–max), the server's CPU µs per answered packet
+#      (its CPU share over the run × 10^4 ÷ req/s), and the ratios: our req/s ÷ FreeRADIUS req/s,
 #      our p99 ÷ FreeRADIUS p99, our req/s ÷ echo req/s.
 #
 # Knobs (environment): MODES="auth acct-interim mixed" RUNS=3 DUR=10s C=64
@@ -298,8 +299,10 @@ names = {"ours": "hsradius", "fr": "FreeRADIUS redislua", "echo": "echo ceiling"
 def med(runs, key):
     v = sorted(float(r[key]) for r in runs)
     return statistics.median(v), v[0], v[-1]
-print(f"| mode | server | req/s median (min–max) | p50 ms | p99 ms (min–max) | timeouts | CPU server % | CPU redis % |")
-print("|---|---|---|---|---|---|---|---|")
+# CPU per packet: the server process's CPU time over the run (its share, 100 =
+# one core, times the run's length) divided by the packets it answered.
+print(f"| mode | server | req/s median (min–max) | p50 ms | p99 ms (min–max) | timeouts | CPU server % | CPU redis % | server CPU µs/packet |")
+print("|---|---|---|---|---|---|---|---|---|")
 ratios = []
 for mode in sys.argv[2].split():
     m = {}
@@ -313,8 +316,10 @@ for mode in sys.argv[2].split():
         to = sum(int(r["timeouts"]) for r in runs)
         cs = med(runs, "cpu_server")[0] if "cpu_server" in runs[0] else float("nan")
         cr = med(runs, "cpu_redis")[0] if "cpu_redis" in runs[0] else float("nan")
+        us = statistics.median(float(r["cpu_server"]) * 1e4 / float(r["rps"]) for r in runs) \
+            if "cpu_server" in runs[0] and all(float(r["rps"]) > 0 for r in runs) else float("nan")
         m[peer] = (rps, p99)
-        print(f"| {mode} | {names[peer]} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.2f} | {p99:.2f} ({p99lo:.2f}–{p99hi:.2f}) | {to} | {cs:.0f} | {cr:.0f} |")
+        print(f"| {mode} | {names[peer]} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.2f} | {p99:.2f} ({p99lo:.2f}–{p99hi:.2f}) | {to} | {cs:.0f} | {cr:.0f} | {us:.1f} |")
     r = [mode]
     if "ours" in m and "fr" in m:
         r.append(f"req/s {m['ours'][0] / m['fr'][0]:.2f}× FreeRADIUS, p99 {m['ours'][1] / m['fr'][1]:.2f}× FreeRADIUS's")
