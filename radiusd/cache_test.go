@@ -128,9 +128,9 @@ func TestInFlightDuplicate(t *testing.T) {
 }
 
 func key(port uint16, id byte, auth0 byte) cacheKey {
-	k := cacheKey{src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), id: id}
-	k.auth[0] = auth0
-	return k
+	var auth [16]byte
+	auth[0] = auth0
+	return newCacheKey(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), Auth, id, auth[:])
 }
 
 func TestRespCacheLifecycle(t *testing.T) {

@@ -57,8 +57,7 @@ func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.Addr
 		s.drop(l, code, outcome, nas, src, err)
 		return task{}, false
 	}
-	key := cacheKey{src: src, l: l, id: pkt[1]}
-	copy(key.auth[:], pkt[4:20])
+	key := newCacheKey(src, l, pkt[1], pkt[4:20])
 	cached, state := s.cache.begin(key, start)
 	switch state {
 	case cacheInFlight:
