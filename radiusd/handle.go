@@ -200,15 +200,27 @@ type response struct {
 	outcome string
 }
 
+// write sends a reply; on a batched listener (batchio.go) possibly with
+// others, by this goroutine or by the one sending when it is called.
 func (s *Server) write(conn net.PacketConn, b []byte, src netip.AddrPort) {
 	var err error
+	if bc, ok := conn.(*batchConn); ok {
+		bc.send(b, src)
+		return
+	}
 	if udp, ok := conn.(*net.UDPConn); ok {
 		_, err = udp.WriteToUDPAddrPort(b, src)
 	} else {
 		_, err = conn.WriteTo(b, net.UDPAddrFromAddrPort(src))
 	}
-	if err != nil && !s.closing.Load() {
-		s.warn.Warn().Err(err).Str("src", src.String()).Msg("write reply")
+	if err != nil {
+		s.writeFailed(err, src)
+	}
+}
+
+func (s *Server) writeFailed(err error, dst netip.AddrPort) {
+	if !s.closing.Load() {
+		s.warn.Warn().Err(err).Str("src", dst.String()).Msg("write reply")
 	}
 }
 

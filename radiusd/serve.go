@@ -66,6 +66,9 @@ func (s *Server) Serve(conn net.PacketConn, l Listener) error {
 	defer s.wg.Done()
 
 	udp, _ := conn.(*net.UDPConn)
+	if udp != nil && s.cfg.IOBatch > 1 {
+		return s.serveBatch(newBatchConn(udp, s.cfg.IOBatch, s.writeFailed), l)
+	}
 	buf := make([]byte, packet.MaxLen+1) // one octet more: packet.Check sees an oversized datagram
 	for {
 		var (
@@ -83,17 +86,26 @@ func (s *Server) Serve(conn net.PacketConn, l Listener) error {
 			}
 		}
 		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
+			if stop, err := s.readError(err, l); stop {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("radiusd: read %s: %w", l, err)
+			continue
 		}
 		s.receive(conn, l, buf[:n], src)
 	}
+}
+
+// readError says whether a read error ends the read loop, and with what:
+// ErrServerClosed after Shutdown; a timeout is not an end.
+func (s *Server) readError(err error, l Listener) (bool, error) {
+	if s.closing.Load() {
+		return true, ErrServerClosed
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false, nil
+	}
+	return true, fmt.Errorf("radiusd: read %s: %w", l, err)
 }
 
 // receive takes one datagram from the read loop: admit does the cheap

@@ -59,6 +59,10 @@ type Config struct {
 	CacheMax int
 	// MaxInFlight bounds concurrent requests; beyond it packets are dropped.
 	MaxInFlight int
+	// IOBatch is the most datagrams a UDP listener reads or sends with one
+	// system call (recvmmsg, sendmmsg; batchio.go); 1 reads and sends one
+	// at a time. Default DefaultIOBatch.
+	IOBatch int
 	// StoreTimeout bounds one store call; keep it below the NAS's retry
 	// interval.
 	StoreTimeout time.Duration

@@ -29,6 +29,7 @@
 #   USERS=10000 PEERS="ours fr echo" MEMORY=0 PROFILE=0 (1: CPU profile of our
 #   server during the first run of each mode, into $WORKDIR/profiles)
 #   WORKDIR (default $TMPDIR/hsradius-compare) BENCH (default ../shared/bench)
+#   IO_BATCH (our radius.io_batch; default: the server's, 1: no recvmmsg/sendmmsg)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,6 +43,7 @@ USERS=${USERS:-10000}
 PEERS=${PEERS:-"ours fr echo"}
 MEMORY=${MEMORY:-0}
 PROFILE=${PROFILE:-0}
+IO_BATCH=${IO_BATCH:-}
 SECRET=testing123
 REDIS_PORT=26379
 AUTH_PORT=22812
@@ -138,6 +140,7 @@ nas:
     global_up_mbits: 2
     coa_port: 0
 EOF
+	if [ -n "$IO_BATCH" ]; then printf 'radius:\n  io_batch: %s\n' "$IO_BATCH" >>"$RUN/radiusd.yaml"; fi
 	"$BIN/radiusd" -config "$RUN/radiusd.yaml" 2>"$RUN/radiusd.log" &
 	OURS_PID=$!
 	PIDS+=("$OURS_PID")

@@ -88,6 +88,7 @@ type radiusFile struct {
 	IdleTimeout         string `yaml:"idle_timeout"`
 	ResponseCacheTTL    string `yaml:"response_cache_ttl"`
 	MaxInFlight         int    `yaml:"max_in_flight"`
+	IOBatch             int    `yaml:"io_batch"`
 	StoreTimeout        string `yaml:"store_timeout"`
 }
 
@@ -152,6 +153,7 @@ func defaultFile() fileConfig {
 			IdleTimeout:         srv.IdleTimeout.String(),
 			ResponseCacheTTL:    srv.CacheTTL.String(),
 			MaxInFlight:         srv.MaxInFlight,
+			IOBatch:             srv.IOBatch,
 			StoreTimeout:        srv.StoreTimeout.String(),
 		},
 		Log:   logFile{Level: "info", Format: "json"},
@@ -363,6 +365,7 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	srv.IdleTimeout = r.duration("radius.idle_timeout", fc.Radius.IdleTimeout)
 	srv.CacheTTL = r.duration("radius.response_cache_ttl", fc.Radius.ResponseCacheTTL)
 	srv.MaxInFlight = fc.Radius.MaxInFlight
+	srv.IOBatch = fc.Radius.IOBatch
 	srv.StoreTimeout = r.duration("radius.store_timeout", fc.Radius.StoreTimeout)
 	srv.NAS = r.nasList(fc.NAS)
 	// The enforcement section is checked even when disabled: a mistake in
