@@ -12,6 +12,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -45,12 +46,12 @@ type acctAttrs struct {
 	class []byte
 }
 
-// scanAcct reads p's attributes once.
-func scanAcct(p *radius.Packet) acctAttrs {
+// scanAcct reads the attributes of pkt (as packet.Check returned it) once,
+// without allocating (packet.Attrs).
+func scanAcct(pkt []byte) acctAttrs {
 	var a acctAttrs
 	var seen [4]uint64 // a bit per attribute type: its first is taken
-	for _, avp := range p.Attributes {
-		t, v := avp.Type, avp.Attribute
+	for t, v := range packet.Attrs(pkt) {
 		first := seen[t>>6]&(1<<(t&63)) == 0
 		seen[t>>6] |= 1 << (t & 63)
 		switch t {
@@ -120,12 +121,12 @@ func scanAcct(p *radius.Packet) acctAttrs {
 
 // account answers an Accounting-Request after its write succeeded. A nil
 // response means drop (store error, or malformed with err saying why).
-func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*response, error) {
+func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*response, error) {
 	now := s.now()
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
 	}
-	a := scanAcct(p)
+	a := scanAcct(pkt)
 	if a.bad {
 		return nil, dropError{OutcomeMalformed, fmt.Errorf("Accounting-Request with attribute %d of %d octets, want 4", a.badType, a.badLen)}
 	}

@@ -357,7 +357,12 @@ func TestScanAcct(t *testing.T) {
 			}
 			p.Add(typ, value(typ))
 		}
-		got, want := scanAcct(&p), lookupAcct(&p, numbers)
+		p.Code, p.Secret = radius.CodeAccountingRequest, testSecret
+		pkt, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := scanAcct(pkt), lookupAcct(&p, numbers)
 		if got.bad {
 			got = acctAttrs{bad: true, badType: got.badType, badLen: got.badLen} // dropped: nothing else is read
 		}

@@ -108,11 +108,13 @@ func (s *Server) handle(conn net.PacketConn, l Listener, nas *nasEntry, pkt []by
 func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src netip.AddrPort) ([]byte, string, error) {
 	code := radius.Code(pkt[0])
 	secret := nas.Secret
-	p, err := radius.Parse(pkt, secret)
-	if err != nil {
-		return nil, OutcomeMalformed, err
-	}
-	var r *response
+	// No radius.Parse: packet.Check has checked the framing, and the
+	// handlers read the attributes they need in one pass (packet.Attrs)
+	// without layeh's allocation per attribute.
+	var (
+		r   *response
+		err error
+	)
 	switch {
 	case code == radius.CodeStatusServer:
 		r = &response{outcome: OutcomeStatus, code: radius.CodeAccessAccept}
@@ -120,9 +122,9 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 			r.code = radius.CodeAccountingResponse
 		}
 	case code == radius.CodeAccessRequest:
-		r, err = s.authorize(nas, p)
+		r, err = s.authorize(nas, pkt)
 	default:
-		r, err = s.account(nas, p, src)
+		r, err = s.account(nas, pkt, src)
 	}
 	if r == nil {
 		var d dropError
@@ -137,12 +139,12 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	// RFC 2865 §5.33: every Proxy-State of the request, in order, in the
 	// reply (after the Message-Authenticator, which EncodeReply puts first),
 	// so that a proxy in front of us can match its requests.
-	for _, a := range p.Attributes {
-		if a.Type == rfc2865.ProxyState_Type {
-			r.attrs = append(r.attrs, a)
+	for t, v := range packet.Attrs(pkt) {
+		if t == rfc2865.ProxyState_Type {
+			r.attrs = append(r.attrs, &radius.AVP{Type: t, Attribute: v})
 		}
 	}
-	b, err := packet.EncodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
+	b, err := packet.EncodeReply(r.code, pkt[1], [16]byte(pkt[4:packet.HeaderLen]), r.attrs, secret, withMA)
 	if err != nil {
 		return nil, OutcomeMalformed, err
 	}
