@@ -1,6 +1,8 @@
 package radiusd
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
@@ -8,32 +10,42 @@ import (
 
 // cacheKey identifies one request (RFC 5080 §2.2.2): a retransmission has
 // the same source, Identifier and Request Authenticator, and reaches the same
-// listener (Status-Server is served on both, with different replies). It
-// holds no pointer (the source address as 16 octets, not a netip.Addr), so
-// the shards' maps are never scanned by the garbage collector. An IPv6
-// zone is not part of it: two link-local NASes of one address on two
-// interfaces would also need the same Identifier and 16-octet authenticator.
-type cacheKey struct {
-	addr [16]byte
-	port uint16
-	is4  bool
-	l    Listener
-	id   byte
-	auth [16]byte
-}
+// listener (Status-Server is served on both, with different replies). Its
+// octets: the source address (16, IPv4 mapped), the port (2), whether the
+// address is IPv4 (1), the listener (1), the Identifier (1) and the
+// authenticator (16). An IPv6 zone is not part of it: two link-local NASes
+// of one address on two interfaces would also need the same Identifier and
+// 16-octet authenticator at the same moment.
+type cacheKey [37]byte
+
+const (
+	keyPort = 16 // 2 octets, big-endian
+	keyIs4  = 18
+	keyL    = 19
+	keyID   = 20
+	keyAuth = 21 // 16 octets
+)
 
 func newCacheKey(src netip.AddrPort, l Listener, id byte, auth []byte) cacheKey {
-	k := cacheKey{addr: src.Addr().As16(), port: src.Port(), is4: src.Addr().Is4(), l: l, id: id}
-	copy(k.auth[:], auth)
+	var k cacheKey
+	a := src.Addr().As16()
+	copy(k[:], a[:])
+	binary.BigEndian.PutUint16(k[keyPort:], src.Port())
+	if src.Addr().Is4() {
+		k[keyIs4] = 1
+	}
+	k[keyL], k[keyID] = byte(l), id
+	copy(k[keyAuth:], auth)
 	return k
 }
 
 // cacheSlot is one request in a shard's FIFO.
 type cacheSlot struct {
 	key     cacheKey
-	reply   []byte // nil while in flight
-	expires int64  // Unix nanoseconds
 	live    bool   // false once its key left the map (aborted, or expired and seen again)
+	hash    uint64 // its key in the shard's map
+	expires int64  // Unix nanoseconds
+	reply   []byte // nil while in flight
 }
 
 // cacheState is what begin found.
@@ -50,17 +62,22 @@ const (
 // order (TTL is constant, so this is expiry order, give or take the time a
 // request is in flight) and a map from key to the slot's sequence number:
 // no allocation per entry, and each insert evicts what expired from the
-// front, with no background goroutine. Sharded to keep lock contention low.
+// front, with no background goroutine. The map's keys are 64-bit hashes of
+// the request keys (under a seed of this process's), a third of a key's
+// size and hashed by the map's fast path; the slot holds the whole key, and
+// a request whose hash is taken by another is processed uncached, as when
+// the cache is full. Sharded to keep lock contention low.
 type respCache struct {
 	ttl    time.Duration
 	max    int // per shard; beyond it new requests are processed uncached
+	seed   maphash.Seed
 	shards [16]cacheShard
 }
 
 type cacheShard struct {
 	mu   sync.Mutex
-	m    map[cacheKey]uint64 // key → sequence number of its live slot
-	fifo []cacheSlot         // fifo[i] has sequence number base+i
+	m    map[uint64]uint64 // key's hash → sequence number of its live slot
+	fifo []cacheSlot       // fifo[i] has sequence number base+i
 	base uint64
 	head int // fifo[:head] are evicted
 	peak int // most entries m held since it was last rebuilt
@@ -72,59 +89,65 @@ type cacheShard struct {
 const shrinkAbove = 4096
 
 func newRespCache(ttl time.Duration, maxEntries int) *respCache {
-	c := &respCache{ttl: ttl}
+	c := &respCache{ttl: ttl, seed: maphash.MakeSeed()}
 	c.max = maxEntries/len(c.shards) + 1
 	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]uint64)
+		c.shards[i].m = make(map[uint64]uint64)
 	}
 	return c
 }
 
-func (c *respCache) shard(k cacheKey) *cacheShard {
-	return &c.shards[(k.auth[0]^k.auth[7]^byte(k.port))%byte(len(c.shards))]
+func (c *respCache) shard(k *cacheKey) *cacheShard {
+	return &c.shards[(k[keyAuth]^k[keyAuth+7]^k[keyPort+1])%byte(len(c.shards))]
 }
 
-// slot returns k's live slot, nil if none.
-func (s *cacheShard) slot(k cacheKey) *cacheSlot {
-	seq, ok := s.m[k]
+func (c *respCache) hash(k *cacheKey) uint64 { return maphash.Bytes(c.seed, k[:]) }
+
+// slot returns the live slot of hash h, nil if none; it may be another
+// key's.
+func (s *cacheShard) slot(h uint64) *cacheSlot {
+	seq, ok := s.m[h]
 	if !ok {
 		return nil
 	}
 	return &s.fifo[seq-s.base]
 }
 
-// drop takes k, whose live slot is sl, out of the map.
-func (s *cacheShard) drop(k cacheKey, sl *cacheSlot) {
+// drop takes the live slot sl out of the map.
+func (s *cacheShard) drop(sl *cacheSlot) {
 	sl.live, sl.reply = false, nil
-	delete(s.m, k)
+	delete(s.m, sl.hash)
 }
 
 // begin registers a request. It returns the cached reply for a
 // retransmission of an answered request.
 func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 	t := now.UnixNano()
-	s := c.shard(k)
+	h := c.hash(&k)
+	s := c.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.evict(t)
-	if sl := s.slot(k); sl != nil {
+	if sl := s.slot(h); sl != nil {
 		// Check expiry here too: evict stops at the first live slot, and
 		// finish extends a slot's life, so an expired one may sit behind it.
-		if t < sl.expires {
-			if sl.reply == nil {
-				return nil, cacheInFlight
-			}
+		if t >= sl.expires {
+			s.drop(sl)
+		} else if sl.key != k {
+			return nil, cacheNew // another request's hash: process, uncached
+		} else if sl.reply == nil {
+			return nil, cacheInFlight
+		} else {
 			return sl.reply, cacheAnswered
 		}
-		s.drop(k, sl)
 	}
 	if len(s.m) >= c.max {
 		return nil, cacheNew // full: process, but duplicates are not caught
 	}
 	// In-flight entries expire too, so an entry whose handler vanished
 	// cannot pin the key forever.
-	s.m[k] = s.base + uint64(len(s.fifo))
-	s.fifo = append(s.fifo, cacheSlot{key: k, expires: t + int64(c.ttl), live: true})
+	s.m[h] = s.base + uint64(len(s.fifo))
+	s.fifo = append(s.fifo, cacheSlot{key: k, live: true, hash: h, expires: t + int64(c.ttl)})
 	return nil, cacheNew
 }
 
@@ -133,9 +156,10 @@ func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 // expires, which delays the eviction of the slots behind it by at most the
 // time the request was in flight.
 func (c *respCache) finish(k cacheKey, reply []byte, now time.Time) {
-	s := c.shard(k)
+	h := c.hash(&k)
+	s := c.shard(&k)
 	s.mu.Lock()
-	if sl := s.slot(k); sl != nil {
+	if sl := s.slot(h); sl != nil && sl.key == k {
 		sl.reply = reply
 		sl.expires = now.UnixNano() + int64(c.ttl)
 	}
@@ -145,10 +169,11 @@ func (c *respCache) finish(k cacheKey, reply []byte, now time.Time) {
 // abort forgets k, so that a retransmission is processed afresh (used when
 // nothing was answered, e.g. on a store error).
 func (c *respCache) abort(k cacheKey) {
-	s := c.shard(k)
+	h := c.hash(&k)
+	s := c.shard(&k)
 	s.mu.Lock()
-	if sl := s.slot(k); sl != nil {
-		s.drop(k, sl)
+	if sl := s.slot(h); sl != nil && sl.key == k {
+		s.drop(sl)
 	}
 	s.mu.Unlock()
 }
@@ -162,7 +187,7 @@ func (s *cacheShard) evict(t int64) {
 			if t < sl.expires {
 				break
 			}
-			delete(s.m, sl.key)
+			delete(s.m, sl.hash)
 		}
 		*sl = cacheSlot{} // its reply can be collected
 		s.head++
@@ -182,9 +207,9 @@ func (s *cacheShard) evict(t int64) {
 	if n := len(s.m); n > s.peak {
 		s.peak = n
 	} else if s.peak > shrinkAbove && n < s.peak/8 {
-		m := make(map[cacheKey]uint64, n)
-		for k, seq := range s.m {
-			m[k] = seq
+		m := make(map[uint64]uint64, n)
+		for h, seq := range s.m {
+			m[h] = seq
 		}
 		s.m, s.peak = m, n
 	}

@@ -220,7 +220,7 @@ func TestRespCacheEvict(t *testing.T) {
 	late := testNow.Add(time.Hour)
 	for i := range len(c.shards) {
 		k := key(uint16(i), 0xff, 0) // shard i
-		if got := c.shard(k); got != &c.shards[i] {
+		if got := c.shard(&k); got != &c.shards[i] {
 			t.Fatalf("key %d not in shard %d", i, i)
 		}
 		c.begin(k, late)
@@ -246,7 +246,7 @@ func TestRespCacheMax(t *testing.T) {
 	keys := []cacheKey{key(7, 1, 9), key(7, 2, 9), key(7, 3, 9), key(7, 4, 9)}
 	for _, k := range keys[:3] {
 		if _, st := c.begin(k, testNow); st != cacheNew {
-			t.Fatalf("begin %d: state %d", k.id, st)
+			t.Fatalf("begin %d: state %d", k[keyID], st)
 		}
 	}
 	if _, st := c.begin(keys[3], testNow); st != cacheNew {
@@ -326,5 +326,29 @@ func TestRespCacheShrinks(t *testing.T) {
 	}
 	if got := c.len(); got != 10 {
 		t.Errorf("%d entries, want the 10 live ones", got)
+	}
+}
+
+// TestRespCacheHashCollision: a request whose key hashes like a cached
+// other's is processed uncached, and its finish and abort leave the other's
+// entry alone.
+func TestRespCacheHashCollision(t *testing.T) {
+	c := newRespCache(10*time.Second, 1000)
+	a, b := key(7, 1, 9), key(7, 2, 9) // one shard
+	s := c.shard(&a)
+	c.begin(a, testNow)
+	// Make b's hash point at a's slot, as a collision would.
+	s.m[c.hash(&b)] = s.m[c.hash(&a)]
+	if _, st := c.begin(b, testNow); st != cacheNew {
+		t.Fatalf("colliding request: state %d, want new", st)
+	}
+	c.finish(b, []byte("b"), testNow)
+	c.abort(b)
+	if _, st := c.begin(a, testNow); st != cacheInFlight {
+		t.Fatalf("the other request after the collision's finish and abort: state %d, want in flight", st)
+	}
+	c.finish(a, []byte("a"), testNow)
+	if r, st := c.begin(a, testNow); st != cacheAnswered || string(r) != "a" {
+		t.Fatalf("the other request: %q, state %d; want its reply", r, st)
 	}
 }
