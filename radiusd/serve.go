@@ -27,7 +27,7 @@ const (
 	// the in-flight bound allows.
 	maxWorkers = 256
 	// workerIdle: a worker that got no packet in a whole period (30 to 60 s
-	// after its last) exits. Idle workers take packets in turn, so the pool
+	// after its last; the sweeper's periods) exits. Idle workers take packets in turn, so the pool
 	// shrinks only when traffic nearly stops, not after every burst.
 	workerIdle = 30 * time.Second
 )
@@ -130,6 +130,7 @@ func (s *Server) receive(conn net.PacketConn, l Listener, b []byte, src netip.Ad
 	case s.work <- t: // an idle worker took it
 	default:
 		if s.nworkers.Add(1) <= s.maxWork {
+			s.startSweeper()
 			s.workers.Go(func() { s.worker(t) })
 		} else {
 			s.nworkers.Add(-1)
@@ -151,27 +152,57 @@ type task struct {
 }
 
 // worker is a packet handler goroutine: it runs t, then the tasks receive
-// hands it, until Shutdown or a workerIdle period without any.
+// hands it, until Shutdown or a whole workerIdle period without any. The
+// periods are the sweeper's (one goroutine for all workers): a worker's own
+// timer in its select cost a timer heap insertion and removal at every
+// wait, about 3% of the server's CPU at 28k requests/s.
 func (s *Server) worker(t task) {
 	defer s.nworkers.Add(-1)
 	s.run(t)
-	idle := time.NewTicker(workerIdle)
-	defer idle.Stop()
-	busy := false
+	sweep := *s.sweep.Load()
+	busy := true
 	for {
 		select {
 		case t = <-s.work:
 			s.run(t)
 			busy = true
-		case <-idle.C:
+		case <-sweep:
 			if !busy {
 				return
 			}
 			busy = false
+			sweep = *s.sweep.Load()
 		case <-s.quit:
 			return
 		}
 	}
+}
+
+// startSweeper starts, once, the goroutine that ends a workerIdle period
+// every workerIdle by closing the channel the workers wait on and putting
+// a new one in its place. It stops at Shutdown.
+func (s *Server) startSweeper() {
+	s.sweeperOnce.Do(func() {
+		s.workers.Go(func() {
+			tick := time.NewTicker(workerIdle)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					s.endIdlePeriod()
+				case <-s.quit:
+					return
+				}
+			}
+		})
+	})
+}
+
+// endIdlePeriod wakes every waiting worker to check whether it got a task
+// since the last period.
+func (s *Server) endIdlePeriod() {
+	next := make(chan struct{})
+	close(*s.sweep.Swap(&next))
 }
 
 // run handles one task and releases its place in flight.

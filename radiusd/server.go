@@ -95,9 +95,13 @@ type Server struct {
 	work     chan task     // to an idle worker; never closed
 	quit     chan struct{} // closed by Shutdown: workers exit
 	quitOnce sync.Once
-	workers  sync.WaitGroup
-	nworkers atomic.Int64
-	maxWork  int64
+	// sweep is closed, and replaced, at the end of each workerIdle period
+	// (startSweeper).
+	sweep       atomic.Pointer[chan struct{}]
+	sweeperOnce sync.Once
+	workers     sync.WaitGroup
+	nworkers    atomic.Int64
+	maxWork     int64
 
 	enf     *enforcer // nil when enforcement is off
 	classes *classes  // Class values of Access-Accepts
@@ -136,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Enforce != nil {
 		enf = newEnforcer(*cfg.Enforce, cfg.AcctInterimInterval)
 	}
-	return &Server{
+	srv := &Server{
 		classes: cls,
 		enf:     enf,
 		cfg:     cfg,
@@ -151,7 +155,10 @@ func New(cfg Config) (*Server, error) {
 		conns:   map[net.PacketConn]struct{}{},
 
 		maxWork: int64(min(cfg.MaxInFlight, maxWorkers)),
-	}, nil
+	}
+	sweep := make(chan struct{})
+	srv.sweep.Store(&sweep)
+	return srv, nil
 }
 
 // storeCtx returns the context for one store call: never cancelled by

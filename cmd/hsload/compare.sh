@@ -30,6 +30,9 @@
 #   server during the first run of each mode, into $WORKDIR/profiles)
 #   WORKDIR (default $TMPDIR/hsradius-compare) BENCH (default ../shared/bench)
 #   IO_BATCH (our radius.io_batch; default: the server's, 1: no recvmmsg/sendmmsg)
+#   RATE (requests/s offered, radload -rate; default 0: as fast as answered).
+#   A fixed RATE below every peer's capacity makes the CPU µs/packet column
+#   comparable between runs on a busy box, where req/s is not.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,6 +47,7 @@ PEERS=${PEERS:-"ours fr echo"}
 MEMORY=${MEMORY:-0}
 PROFILE=${PROFILE:-0}
 IO_BATCH=${IO_BATCH:-}
+RATE=${RATE:-0}
 SECRET=testing123
 REDIS_PORT=26379
 AUTH_PORT=22812
@@ -223,7 +227,7 @@ load() { # peer mode run
 		prof=$!
 	fi
 	# shellcheck disable=SC2086
-	"$BIN/radload" -mode "$mode" -host 127.0.0.1 $ports -secret $SECRET -c "$C" -n 0 -d "$DUR" -t 2s -r 2 \
+	"$BIN/radload" -mode "$mode" -host 127.0.0.1 $ports -secret $SECRET -c "$C" -n 0 -d "$DUR" -t 2s -r 2 -rate "$RATE" \
 		-users "$USERS" -pids "$pids" -label "peer=$peer,run=$r" >"$RUN/last.txt" 2>&1 || true
 	[ -n "$prof" ] && wait "$prof" || true
 	cat "$RUN/last.txt" >>"$RES/full.txt"
@@ -340,7 +344,7 @@ main() {
 	rm -f "$RES/results.txt" "$RES/full.txt" "$RES/summary.txt"
 	{
 		echo "compare.sh $(date -u +%FT%TZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-		echo "MODES=\"$MODES\" RUNS=$RUNS DUR=$DUR C=$C USERS=$USERS PEERS=\"$PEERS\"; commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		echo "MODES=\"$MODES\" RUNS=$RUNS DUR=$DUR C=$C USERS=$USERS PEERS=\"$PEERS\" RATE=$RATE IO_BATCH=${IO_BATCH:-default}; commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	} | tee "$RES/summary.txt"
 	has_peer ours && start_ours
 	has_peer fr && start_fr
