@@ -15,8 +15,12 @@ import (
 // address is IPv4 (1), the listener (1), the Identifier (1) and the
 // authenticator (16). An IPv6 zone is not part of it: two link-local NASes
 // of one address on two interfaces would also need the same Identifier and
-// 16-octet authenticator at the same moment.
-type cacheKey [37]byte
+// 16-octet authenticator at the same moment. seq, once begin set it, finds
+// the request's slot for finish and abort without a map lookup.
+type cacheKey struct {
+	id  [37]byte
+	seq uint64 // the slot's sequence number; 0: not known
+}
 
 const (
 	keyPort = 16 // 2 octets, big-endian
@@ -29,19 +33,19 @@ const (
 func newCacheKey(src netip.AddrPort, l Listener, id byte, auth []byte) cacheKey {
 	var k cacheKey
 	a := src.Addr().As16()
-	copy(k[:], a[:])
-	binary.BigEndian.PutUint16(k[keyPort:], src.Port())
+	copy(k.id[:], a[:])
+	binary.BigEndian.PutUint16(k.id[keyPort:], src.Port())
 	if src.Addr().Is4() {
-		k[keyIs4] = 1
+		k.id[keyIs4] = 1
 	}
-	k[keyL], k[keyID] = byte(l), id
-	copy(k[keyAuth:], auth)
+	k.id[keyL], k.id[keyID] = byte(l), id
+	copy(k.id[keyAuth:], auth)
 	return k
 }
 
 // cacheSlot is one request in a shard's FIFO.
 type cacheSlot struct {
-	key     cacheKey
+	key     [37]byte
 	live    bool   // false once its key left the map (aborted, or expired and seen again)
 	hash    uint64 // its key in the shard's map
 	expires int64  // Unix nanoseconds
@@ -93,15 +97,16 @@ func newRespCache(ttl time.Duration, maxEntries int) *respCache {
 	c.max = maxEntries/len(c.shards) + 1
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]uint64)
+		c.shards[i].base = 1 // sequence number 0 means none (cacheKey.seq)
 	}
 	return c
 }
 
 func (c *respCache) shard(k *cacheKey) *cacheShard {
-	return &c.shards[(k[keyAuth]^k[keyAuth+7]^k[keyPort+1])%byte(len(c.shards))]
+	return &c.shards[(k.id[keyAuth]^k.id[keyAuth+7]^k.id[keyPort+1])%byte(len(c.shards))]
 }
 
-func (c *respCache) hash(k *cacheKey) uint64 { return maphash.Bytes(c.seed, k[:]) }
+func (c *respCache) hash(k *cacheKey) uint64 { return maphash.Bytes(c.seed, k.id[:]) }
 
 // slot returns the live slot of hash h, nil if none; it may be another
 // key's.
@@ -113,6 +118,24 @@ func (s *cacheShard) slot(h uint64) *cacheSlot {
 	return &s.fifo[seq-s.base]
 }
 
+// find returns k's live slot, nil if none: by k.seq when begin set it,
+// else through the map.
+func (c *respCache) find(s *cacheShard, k *cacheKey) *cacheSlot {
+	var sl *cacheSlot
+	if k.seq != 0 {
+		if k.seq < s.base+uint64(s.head) || k.seq-s.base >= uint64(len(s.fifo)) {
+			return nil // evicted
+		}
+		sl = &s.fifo[k.seq-s.base]
+	} else {
+		sl = s.slot(c.hash(k))
+	}
+	if sl == nil || !sl.live || sl.key != k.id {
+		return nil
+	}
+	return sl
+}
+
 // drop takes the live slot sl out of the map.
 func (s *cacheShard) drop(sl *cacheSlot) {
 	sl.live, sl.reply = false, nil
@@ -122,9 +145,14 @@ func (s *cacheShard) drop(sl *cacheSlot) {
 // begin registers a request. It returns the cached reply for a
 // retransmission of an answered request.
 func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
+	return c.beginRef(&k, now)
+}
+
+// beginRef is begin that also sets k.seq when it takes a slot for k.
+func (c *respCache) beginRef(k *cacheKey, now time.Time) ([]byte, cacheState) {
 	t := now.UnixNano()
-	h := c.hash(&k)
-	s := c.shard(&k)
+	h := c.hash(k)
+	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.evict(t)
@@ -133,7 +161,7 @@ func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 		// finish extends a slot's life, so an expired one may sit behind it.
 		if t >= sl.expires {
 			s.drop(sl)
-		} else if sl.key != k {
+		} else if sl.key != k.id {
 			return nil, cacheNew // another request's hash: process, uncached
 		} else if sl.reply == nil {
 			return nil, cacheInFlight
@@ -146,8 +174,9 @@ func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 	}
 	// In-flight entries expire too, so an entry whose handler vanished
 	// cannot pin the key forever.
-	s.m[h] = s.base + uint64(len(s.fifo))
-	s.fifo = append(s.fifo, cacheSlot{key: k, live: true, hash: h, expires: t + int64(c.ttl)})
+	k.seq = s.base + uint64(len(s.fifo))
+	s.m[h] = k.seq
+	s.fifo = append(s.fifo, cacheSlot{key: k.id, live: true, hash: h, expires: t + int64(c.ttl)})
 	return nil, cacheNew
 }
 
@@ -156,10 +185,9 @@ func (c *respCache) begin(k cacheKey, now time.Time) ([]byte, cacheState) {
 // expires, which delays the eviction of the slots behind it by at most the
 // time the request was in flight.
 func (c *respCache) finish(k cacheKey, reply []byte, now time.Time) {
-	h := c.hash(&k)
 	s := c.shard(&k)
 	s.mu.Lock()
-	if sl := s.slot(h); sl != nil && sl.key == k {
+	if sl := c.find(s, &k); sl != nil {
 		sl.reply = reply
 		sl.expires = now.UnixNano() + int64(c.ttl)
 	}
@@ -169,10 +197,9 @@ func (c *respCache) finish(k cacheKey, reply []byte, now time.Time) {
 // abort forgets k, so that a retransmission is processed afresh (used when
 // nothing was answered, e.g. on a store error).
 func (c *respCache) abort(k cacheKey) {
-	h := c.hash(&k)
 	s := c.shard(&k)
 	s.mu.Lock()
-	if sl := s.slot(h); sl != nil && sl.key == k {
+	if sl := c.find(s, &k); sl != nil {
 		s.drop(sl)
 	}
 	s.mu.Unlock()

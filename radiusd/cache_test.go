@@ -246,7 +246,7 @@ func TestRespCacheMax(t *testing.T) {
 	keys := []cacheKey{key(7, 1, 9), key(7, 2, 9), key(7, 3, 9), key(7, 4, 9)}
 	for _, k := range keys[:3] {
 		if _, st := c.begin(k, testNow); st != cacheNew {
-			t.Fatalf("begin %d: state %d", k[keyID], st)
+			t.Fatalf("begin %d: state %d", k.id[keyID], st)
 		}
 	}
 	if _, st := c.begin(keys[3], testNow); st != cacheNew {
@@ -351,4 +351,38 @@ func TestRespCacheHashCollision(t *testing.T) {
 	if r, st := c.begin(a, testNow); st != cacheAnswered || string(r) != "a" {
 		t.Fatalf("the other request: %q, state %d; want its reply", r, st)
 	}
+}
+
+// TestRespCacheRef: finish and abort through the slot begin recorded in the
+// key reach that request's slot, and only while it lives.
+func TestRespCacheRef(t *testing.T) {
+	c := newRespCache(10*time.Second, 1<<20)
+	k := key(7, 1, 9)
+	if _, st := c.beginRef(&k, testNow); st != cacheNew || k.seq == 0 {
+		t.Fatalf("beginRef: state %d, seq %d; want new and a slot", st, k.seq)
+	}
+	c.finish(k, []byte("r"), testNow)
+	if r, st := c.begin(k, testNow); st != cacheAnswered || string(r) != "r" {
+		t.Fatalf("after finish by slot: %q, state %d", r, st)
+	}
+	// The entry expires while a second handler of the same key is in
+	// flight; a third copy takes a new slot; the second's finish (old slot)
+	// must not answer for the third.
+	old := key(7, 2, 9)
+	c.beginRef(&old, testNow)
+	again := key(7, 2, 9)
+	if _, st := c.beginRef(&again, testNow.Add(11*time.Second)); st != cacheNew || again.seq == old.seq {
+		t.Fatalf("after expiry: state %d, seq %d (old %d)", st, again.seq, old.seq)
+	}
+	c.finish(old, []byte("old"), testNow.Add(11*time.Second))
+	if _, st := c.begin(again, testNow.Add(11*time.Second)); st != cacheInFlight {
+		t.Fatalf("the old handler's finish answered the new copy: state %d", st)
+	}
+	// Slots evicted and compacted away: finish and abort of the old refs
+	// are harmless.
+	for i := range 5000 {
+		c.begin(key(7, byte(i), byte(i>>8)), testNow.Add(time.Hour))
+	}
+	c.finish(old, []byte("x"), testNow.Add(time.Hour))
+	c.abort(k)
 }

@@ -58,7 +58,7 @@ func (s *Server) admit(conn net.PacketConn, l Listener, b []byte, src netip.Addr
 		return task{}, false
 	}
 	key := newCacheKey(src, l, pkt[1], pkt[4:20])
-	cached, state := s.cache.begin(key, start)
+	cached, state := s.cache.beginRef(&key, start)
 	switch state {
 	case cacheInFlight:
 		s.count(l, code, OutcomeDuplicate)
