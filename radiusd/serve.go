@@ -27,8 +27,9 @@ const (
 	// the in-flight bound allows.
 	maxWorkers = 256
 	// workerIdle: a worker that got no packet in a whole period (30 to 60 s
-	// after its last; the sweeper's periods) exits. Idle workers take packets in turn, so the pool
-	// shrinks only when traffic nearly stops, not after every burst.
+	// after its last; the sweeper's periods) exits. Idle workers take
+	// packets in turn, so the pool shrinks only when traffic nearly stops,
+	// not after every burst.
 	workerIdle = 30 * time.Second
 )
 
