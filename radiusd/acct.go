@@ -164,6 +164,7 @@ func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*respon
 		// Failed (15), tunnel events…: nothing to record for a hotspot.
 		return ack(OutcomeIgnored), nil
 	}
+	srcs := nas.srcStrings(src.Addr())
 	mac, _ := nas.device(a.callingStation, a.userName)
 	if mac == "" {
 		// Not a hotspot device (e.g. the NAS's own admin login): nothing to
@@ -177,7 +178,7 @@ func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*respon
 	id := string(a.sessionID)
 	ev := session.AcctEvent{
 		Kind:         kind,
-		NAS:          nas.acctNAS(src.Addr()),
+		NAS:          srcs.acctNAS,
 		SessionID:    id,
 		MAC:          mac,
 		SessionTime:  uint64(a.sessionTime),
@@ -187,7 +188,7 @@ func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*respon
 		Sent:         a.sent(now),
 		NASClock:     nasClock,
 		Now:          now,
-		NASAttrs:     a.nasAttrs(src),
+		NASAttrs:     a.nasAttrs(srcs.ip),
 		Class:        string(a.class),
 		Gigawords:    a.gigawords,
 		Policy:       nas.Acct,
@@ -213,13 +214,14 @@ func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*respon
 	return ack(OutcomeAccounted), nil
 }
 
-// nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA.
-func (a *acctAttrs) nasAttrs(src netip.AddrPort) session.NASAttrs {
+// nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA;
+// srcIP is the packet's source address (srcStrings).
+func (a *acctAttrs) nasAttrs(srcIP string) session.NASAttrs {
 	n := session.NASAttrs{
 		UserName:         string(a.userName),
 		CallingStationID: string(a.callingStation),
 		NASIdentifier:    string(a.nasIdentifier),
-		SourceIP:         src.Addr().Unmap().String(),
+		SourceIP:         srcIP,
 	}
 	if len(a.framedIP) == 4 {
 		n.FramedIP = netip.AddrFrom4([4]byte(a.framedIP)).String()

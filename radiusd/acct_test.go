@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -416,4 +417,17 @@ func lookupAcct(p *radius.Packet, numbers []radius.Type) acctAttrs {
 		}
 	}
 	return a
+}
+
+// TestSrcStrings: the strings kept for the last source address are that
+// address's, whichever sources alternate.
+func TestSrcStrings(t *testing.T) {
+	n := &nasEntry{NAS: testNAS()} // 10.0.0.0/24: the identity names the address
+	for _, src := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.1", "::ffff:10.0.0.1", "10.0.0.1"} {
+		a := netip.MustParseAddr(src)
+		got := n.srcStrings(a)
+		if got.acctNAS != n.acctNAS(a) || got.ip != a.Unmap().String() {
+			t.Errorf("%s: %q %q, want %q %q", src, got.acctNAS, got.ip, n.acctNAS(a), a.Unmap().String())
+		}
+	}
 }
