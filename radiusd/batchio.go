@@ -7,7 +7,9 @@ package radiusd
 // to fill: the worker that has a reply to send and finds no send under way
 // yields once (so that the workers woken with it queue theirs), then sends
 // every reply queued, until none is; a worker that finds a send under way
-// queues its reply for that sender and goes back to work. Platforms
+// queues its reply for that sender and goes back to work, unless
+// max_in_flight replies are queued already (a stalled socket): then it
+// writes its own, keeping its place in flight until it is sent. Platforms
 // without recvmmsg/sendmmsg get one datagram per call from the same
 // functions (x/net's fallback); a PacketConn other than *net.UDPConn, or
 // Config.IOBatch 1, uses Serve's plain loop.
@@ -47,6 +49,11 @@ type batchConn struct {
 	*net.UDPConn
 	io  batchIO
 	max int
+	// maxQueue bounds the replies waiting for the sender: when the socket
+	// stalls the sender, further replies are written by their own worker,
+	// which holds its place in flight meanwhile, as without batching, so
+	// the in-flight bound still holds the server back.
+	maxQueue int
 	// failed reports a reply the socket refused.
 	failed func(err error, dst netip.AddrPort)
 
@@ -89,8 +96,8 @@ func (a *replyAddr) set(dst netip.AddrPort) *net.UDPAddr {
 	return &a.ua
 }
 
-func newBatchConn(udp *net.UDPConn, max int, failed func(error, netip.AddrPort)) *batchConn {
-	c := &batchConn{UDPConn: udp, max: max, failed: failed,
+func newBatchConn(udp *net.UDPConn, max, maxQueue int, failed func(error, netip.AddrPort)) *batchConn {
+	c := &batchConn{UDPConn: udp, max: max, maxQueue: maxQueue, failed: failed,
 		msgs: make([]ipv4.Message, max), bufs: make([][]byte, max), addrs: make([]replyAddr, max)}
 	if la, ok := udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
 		c.io = ipv4.NewPacketConn(udp)
@@ -133,6 +140,13 @@ func (s *Server) serveBatch(c *batchConn, l Listener) error {
 // b must not change afterwards.
 func (c *batchConn) send(b []byte, dst netip.AddrPort) {
 	c.mu.Lock()
+	if c.sending && len(c.queue) >= c.maxQueue {
+		c.mu.Unlock()
+		if _, err := c.WriteToUDPAddrPort(b, dst); err != nil {
+			c.failed(err, dst)
+		}
+		return
+	}
 	c.queue = append(c.queue, pendingReply{b, dst})
 	if c.sending {
 		c.mu.Unlock()

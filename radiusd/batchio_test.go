@@ -31,7 +31,7 @@ func TestBatchSendEachOnce(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 	var failures []error
 	var mu sync.Mutex
-	bc := newBatchConn(srv, DefaultIOBatch, func(err error, _ netip.AddrPort) {
+	bc := newBatchConn(srv, DefaultIOBatch, DefaultMaxInFlight, func(err error, _ netip.AddrPort) {
 		mu.Lock()
 		failures = append(failures, err)
 		mu.Unlock()
@@ -160,6 +160,54 @@ func TestIOBatchValidate(t *testing.T) {
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Key != "io_batch" {
 			t.Errorf("io_batch %d: %v, want a ConfigError for io_batch", n, err)
+		}
+	}
+}
+
+// TestBatchQueueBound: while the sender is held up, replies queue up to the
+// bound; the next is written by its own caller at once.
+func TestBatchQueueBound(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	dst, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dst.Close() })
+	to := dst.LocalAddr().(*net.UDPAddr).AddrPort()
+	bc := newBatchConn(srv, DefaultIOBatch, 3, func(err error, _ netip.AddrPort) { t.Errorf("send: %v", err) })
+	bc.mu.Lock()
+	bc.sending = true // a sender is busy (held up)
+	bc.mu.Unlock()
+	for i := range 4 {
+		bc.send([]byte{byte(i)}, to)
+	}
+	bc.mu.Lock()
+	queued := len(bc.queue)
+	bc.mu.Unlock()
+	if queued != 3 {
+		t.Fatalf("%d replies queued, want the bound, 3", queued)
+	}
+	buf := make([]byte, 8)
+	_ = dst.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := dst.Read(buf)
+	if err != nil || n != 1 || buf[0] != 3 {
+		t.Fatalf("the reply beyond the bound: %x, %v; want 03 written at once", buf[:n], err)
+	}
+	// The held-up sender resumes and sends what was queued.
+	bc.mu.Lock()
+	batch := bc.queue
+	bc.queue = nil
+	bc.sending = false
+	bc.mu.Unlock()
+	bc.flush(batch)
+	for i := range 3 {
+		n, err := dst.Read(buf)
+		if err != nil || n != 1 || buf[0] != byte(i) {
+			t.Fatalf("queued reply %d: %x, %v", i, buf[:n], err)
 		}
 	}
 }

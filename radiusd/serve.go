@@ -68,7 +68,7 @@ func (s *Server) Serve(conn net.PacketConn, l Listener) error {
 
 	udp, _ := conn.(*net.UDPConn)
 	if udp != nil && s.cfg.IOBatch > 1 {
-		return s.serveBatch(newBatchConn(udp, s.cfg.IOBatch, s.writeFailed), l)
+		return s.serveBatch(newBatchConn(udp, s.cfg.IOBatch, s.cfg.MaxInFlight, s.writeFailed), l)
 	}
 	buf := make([]byte, packet.MaxLen+1) // one octet more: packet.Check sees an oversized datagram
 	for {
