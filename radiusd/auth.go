@@ -143,6 +143,10 @@ func (n *nasEntry) loginOK(a *authAttrs, mac session.MAC) (bool, string) {
 // nil response means the store failed: no answer, the NAS retries.
 func (s *Server) authorize(nas *nasEntry, pkt []byte) (*response, error) {
 	a := scanAuth(pkt)
+	reqAuth := [16]byte(pkt[4:packet.HeaderLen])
+	if nas.isVoucherLogin(&a) {
+		return s.voucherLogin(nas, &a, reqAuth)
+	}
 	mac, why := nas.device(a.callingStation, a.userName)
 	if mac == "" {
 		return reject(why, OutcomeRejected), nil
@@ -150,7 +154,7 @@ func (s *Server) authorize(nas *nasEntry, pkt []byte) (*response, error) {
 	if ok, why := nas.loginOK(&a, mac); !ok {
 		return reject(why, OutcomeRejected), nil
 	}
-	if !passwordOK(nas, &a, [16]byte(pkt[4:packet.HeaderLen]), mac) {
+	if !passwordOK(nas, &a, reqAuth, mac) {
 		return reject(msgBadPassword, OutcomeBadPassword), nil
 	}
 	ctx, cancel := s.storeCtx()

@@ -17,6 +17,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // clusterDevices is how many devices each scenario runs, spread over the
@@ -181,6 +182,122 @@ func TestClusterE2E(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	t.Run("OneServer", func(t *testing.T) { testClusterOneServer(t, c.Addrs()) })
 	t.Run("TwoServers", func(t *testing.T) { testClusterTwoServers(t, c.Addrs()) })
+	t.Run("Vouchers", func(t *testing.T) { testClusterVouchers(t, c.Addrs()) })
+}
+
+// testClusterVouchers: two servers on the cluster, a code per device (codes
+// and devices on every master). Each code is tried at once by its device on
+// one server and by a rival device on the other: one wins. The winner logs
+// in again on the other server, its NAS session is accounted, and the
+// voucher names its one session.
+func testClusterVouchers(t *testing.T, addrs []string) {
+	ctx := t.Context()
+	var servers []*clusterServer
+	for range 2 {
+		rdb, err := redisstore.NewClient(redisstore.ClientConfig{Addrs: addrs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rdb.Close() })
+		cs := &clusterServer{}
+		cs.store, _, cs.auth, cs.acct = serveLoopback(t, rdb, radiusd.NAS{
+			Profiles: []radiusd.Profile{radiusd.ProfileWISPr}, MAPolicy: radiusd.MAOptional,
+			Login: radiusd.LoginMACOrVoucher, VoucherPassword: radiusd.VoucherPasswordAny,
+		}, func(c *radiusd.Config) { c.VoucherLimits = radiusd.VoucherLimits{PerDevice: 100, PerNAS: 10000} })
+		servers = append(servers, cs)
+	}
+	vm := voucher.NewManager(servers[0].store, time.Now)
+	if _, err := vm.CreatePlan(ctx, voucher.PlanInput{Name: "1h", Type: []byte(`"time"`), TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := vm.CreateBatch(ctx, "1h", voucher.BatchInput{Count: clusterDevices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	macs := clusterDeviceMACs(t, addrs, 3)
+	rivals := clusterDeviceMACs(t, addrs, 4)
+	var mu sync.Mutex
+	winners := map[session.MAC]string{} // device → code
+	forEachDevice(t, macs, func(i int, mac session.MAC) error {
+		code := b.Codes[i]
+		var wg sync.WaitGroup
+		msgs := make([]string, 2)
+		for k, dev := range []session.MAC{mac, rivals[i]} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				msgs[k] = voucherAccess(ctx, code, dev, servers[k].auth)
+			}()
+		}
+		wg.Wait()
+		won := -1
+		for k, m := range msgs {
+			switch m {
+			case "":
+				if won >= 0 {
+					return fmt.Errorf("code %s: both devices got in", code)
+				}
+				won = k
+			case "voucher already in use on another device":
+			default:
+				return fmt.Errorf("code %s: %q", code, m)
+			}
+		}
+		if won < 0 {
+			return fmt.Errorf("code %s: nobody got in: %q", code, msgs)
+		}
+		dev := []session.MAC{mac, rivals[i]}[won]
+		if m := voucherAccess(ctx, code, dev, servers[1-won].auth); m != "" {
+			return fmt.Errorf("code %s: re-login on the other server: %q", code, m)
+		}
+		in, out := deviceCounters(i)
+		for _, s := range cycle(in, out) {
+			if err := account(ctx, dev, fmt.Sprintf("v-%d", i), s, servers[i%2].acct); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		winners[dev] = code
+		mu.Unlock()
+		return nil
+	})
+	ids := map[session.MAC]string{}
+	for dev, code := range winners {
+		v, err := vm.Voucher(ctx, code)
+		if err != nil || len(v.Devices) != 1 || v.Devices[0] != dev.String() || len(v.SessionIDs) != 1 {
+			t.Fatalf("voucher %s: %+v, %v", code, v, err)
+		}
+		all, err := servers[1].store.DeviceSessions(ctx, dev)
+		if err != nil || len(all) != 1 || all[0].ID != v.SessionIDs[0] {
+			t.Fatalf("%s: sessions %+v, %v; want the voucher's one", dev, all, err)
+		}
+		ids[dev] = all[0].ID
+	}
+	checkTotals(t, servers[0].store, ids, func(mac session.MAC) (uint64, uint64) {
+		i := indexOf(macs, mac)
+		if i < 0 {
+			i = indexOf(rivals, mac)
+		}
+		in, out := deviceCounters(i)
+		return 240, in + out
+	})
+}
+
+// voucherAccess sends a voucher login and returns the Reply-Message of a
+// reject, "" for an accept.
+func voucherAccess(ctx context.Context, code string, mac session.MAC, addr string) string {
+	p := radius.New(radius.CodeAccessRequest, []byte(e2eSecret))
+	_ = rfc2865.UserName_SetString(p, code)
+	_ = rfc2865.UserPassword_SetString(p, "x")
+	_ = rfc2865.CallingStationID_SetString(p, mac.String())
+	r, err := exchange(ctx, p, addr)
+	if err != nil {
+		return err.Error()
+	}
+	if r.Code == radius.CodeAccessAccept {
+		return ""
+	}
+	return rfc2865.ReplyMessage_GetString(r)
 }
 
 func deviceCounters(i int) (in, out uint64) {
@@ -340,5 +457,5 @@ func indexOf(macs []session.MAC, mac session.MAC) int {
 			return i
 		}
 	}
-	panic("unknown mac " + mac)
+	return -1
 }

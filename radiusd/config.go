@@ -94,6 +94,7 @@ func (c *Config) SetDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.VoucherLimits.SetDefaults()
 	for i := range c.NAS {
 		c.NAS[i].SetDefaults()
 	}
@@ -143,6 +144,7 @@ func (c *Config) Validate() error {
 		k.add("store_timeout", "%v: must be above zero", c.StoreTimeout)
 	}
 	c.checkNAS(&k)
+	c.VoucherLimits.check(&k, "")
 	if e := c.Enforce; e != nil {
 		e.check(&k, "enforcement")
 		// A record reaped while its NAS session lives loses what the next
@@ -259,8 +261,17 @@ func (n *NAS) check(k *checker, path string) {
 	case n.Password == PasswordFixed && n.FixedPassword == "":
 		k.add(key("fixed_password"), "empty, but password is fixed")
 	}
-	if n.Login > LoginAnyName {
-		k.add(key("login"), "unknown style %d: want mac, mac_username or any_name", n.Login)
+	if n.Login > LoginMACOrVoucher {
+		k.add(key("login"), "unknown style %d: want mac, mac_username, any_name, voucher or mac_or_voucher", n.Login)
+	}
+	switch {
+	case n.VoucherPassword > VoucherPasswordAny:
+		k.add(key("voucher_password"), "unknown mode %d: want code or any", n.VoucherPassword)
+	case n.VoucherPassword != VoucherPasswordUnset && !n.Login.TakesVouchers():
+		k.add(key("voucher_password"), "%s: applies only to voucher logins; set login: voucher or mac_or_voucher, or remove voucher_password", n.VoucherPassword)
+	}
+	if n.Login == LoginVoucher && n.Password != PasswordAny {
+		k.add(key("password"), "%s: with login: voucher every login is a voucher code, checked by voucher_password; use login: mac_or_voucher for MAC logins too, or remove password", n.Password)
 	}
 	n.checkAcct(k, path)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 const e2eSecret = "testing123"
@@ -71,7 +72,7 @@ func startE2E(t *testing.T, policy radiusd.MAPolicy, opts ...func(*radiusd.NAS))
 // auth and acct addresses) for one NAS: nas with the name "loopback", the
 // prefix 127.0.0.1/32 and the secret e2eSecret; the store is on rdb. The
 // server shuts down when the test ends.
-func serveLoopback(t *testing.T, rdb redis.UniversalClient, nas radiusd.NAS) (store *redisstore.Store, reg *prometheus.Registry, auth, acct string) {
+func serveLoopback(t *testing.T, rdb redis.UniversalClient, nas radiusd.NAS, mods ...func(*radiusd.Config)) (store *redisstore.Store, reg *prometheus.Registry, auth, acct string) {
 	t.Helper()
 	store, err := redisstore.New(rdb, redisstore.Options{})
 	if err != nil {
@@ -83,12 +84,17 @@ func serveLoopback(t *testing.T, rdb redis.UniversalClient, nas radiusd.NAS) (st
 		t.Fatal(err)
 	}
 	nas.Name, nas.Prefix, nas.Secret = "loopback", netip.MustParsePrefix("127.0.0.1/32"), []byte(e2eSecret)
-	srv, err := radiusd.New(radiusd.Config{
-		NAS:     []radiusd.NAS{nas},
-		Store:   store,
-		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Metrics: m,
-	})
+	cfg := radiusd.Config{
+		NAS:      []radiusd.NAS{nas},
+		Store:    store,
+		Vouchers: voucher.NewManager(store, time.Now),
+		Log:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Metrics:  m,
+	}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	srv, err := radiusd.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

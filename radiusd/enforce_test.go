@@ -31,6 +31,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // Enforcement in these tests: short timers, so that a timed-out request
@@ -291,11 +292,13 @@ func (c *enfClock) Advance(d time.Duration) {
 // enfServer is the real server with enforcement on, on a real redis-server,
 // its accounting listener on loopback and its CoA port the fake NAS's.
 type enfServer struct {
-	srv  *radiusd.Server
-	mgr  *session.SessionsMgr
-	reg  *prometheus.Registry
-	acct string
-	logs chan enfLogLine
+	srv      *radiusd.Server
+	mgr      *session.SessionsMgr
+	vouchers *voucher.Manager
+	reg      *prometheus.Registry
+	acct     string
+	auth     string
+	logs     chan enfLogLine
 }
 
 type enfOptions struct {
@@ -332,13 +335,15 @@ func startEnforced(t *testing.T, redisAddr string, nas *coaNAS, opts enfOptions)
 	if opts.nas != nil {
 		opts.nas(&entry)
 	}
+	vm := voucher.NewManager(store, now)
 	srv, err := radiusd.New(radiusd.Config{
-		NAS:     []radiusd.NAS{entry},
-		Store:   store,
-		Log:     zerolog.New(tap).Level(zerolog.InfoLevel),
-		Metrics: m,
-		Now:     now,
-		Enforce: &radiusd.EnforceConfig{Store: store, DynAuthTimeout: enfTimeout, DynAuthTries: enfTries, ScheduleEvery: enfEvery},
+		NAS:      []radiusd.NAS{entry},
+		Store:    store,
+		Vouchers: vm,
+		Log:      zerolog.New(tap).Level(zerolog.InfoLevel),
+		Metrics:  m,
+		Now:      now,
+		Enforce:  &radiusd.EnforceConfig{Store: store, DynAuthTimeout: enfTimeout, DynAuthTries: enfTries, ScheduleEvery: enfEvery},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +353,11 @@ func startEnforced(t *testing.T, redisAddr string, nas *coaNAS, opts enfOptions)
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(conn, radiusd.Acct) }()
+	authConn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(authConn, radiusd.Auth) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- srv.RunEnforcement(ctx) }()
@@ -363,7 +373,8 @@ func startEnforced(t *testing.T, redisAddr string, nas *coaNAS, opts enfOptions)
 		}
 		tap.stop()
 	})
-	return &enfServer{srv: srv, mgr: session.NewSessionsMgr(store, now), reg: reg, acct: conn.LocalAddr().String(), logs: tap.lines}
+	return &enfServer{srv: srv, mgr: session.NewSessionsMgr(store, now), vouchers: vm, reg: reg,
+		acct: conn.LocalAddr().String(), auth: authConn.LocalAddr().String(), logs: tap.lines}
 }
 
 func (e *enfServer) create(t *testing.T, mac string, spec session.Spec) {

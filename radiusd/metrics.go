@@ -39,6 +39,7 @@ type Metrics struct {
 	storeErr *metric.Vec[metric.Counter]
 	inFlight metric.Gauge
 	dynAuth  *metric.Vec[metric.Counter]
+	vouchers *metric.Vec[metric.Counter]
 	// schedDropped counts end-of-session checks not scheduled after
 	// accounting because the schedule queue was full.
 	schedDropped metric.Counter
@@ -71,6 +72,8 @@ func NewMetrics(reg metric.Registry) (*Metrics, error) {
 		storeDur: histograms("radiusd_store_duration_seconds", "Latency of store (Redis) operations.",
 			[]float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, "op"),
 		storeErr: counters("radiusd_store_errors_total", "Store (Redis) operations that failed.", "op"),
+		vouchers: counters("radiusd_voucher_logins_total",
+			"Logins with a voucher code, by outcome (accepted, rate_limited, bad_password, rejected_*).", "outcome"),
 		dynAuth: counters("radiusd_dynauth_requests_total",
 			"Disconnect and CoA requests sent to NASes (RFC 5176), by kind and result (ack, nak, timeout, error, dropped).", "kind", "result"),
 	}
@@ -102,6 +105,9 @@ func (m *Metrics) initAlerted() {
 	}
 	for _, o := range []string{OutcomeStoreError, OutcomeUnknownNAS, OutcomeBadAuth, OutcomeBadMA, OutcomeOverload} {
 		m.packets.WithLabelValues(listenerAcct, radius.CodeAccountingRequest.String(), o)
+	}
+	for _, o := range voucherOutcomes {
+		m.vouchers.WithLabelValues(o)
 	}
 	for _, kind := range []string{"disconnect", "coa"} {
 		for _, result := range []string{DynAuthACK, DynAuthNAK, DynAuthTimeout, DynAuthError, "dropped"} {

@@ -147,6 +147,9 @@ type NAS struct {
 	// the one per-NAS setting that decides where the device's MAC is read
 	// and what User-Name must be.
 	Login LoginStyle
+	// VoucherPassword is how a voucher login's password is checked; only
+	// with the voucher login styles (unset: code).
+	VoucherPassword VoucherPassword
 	// MACSuffix is text the NAS appends to a MAC in User-Name (CoovaChilli
 	// macsuffix); it is removed before the MAC is read.
 	MACSuffix string
@@ -174,9 +177,18 @@ const (
 	// (or a load test); any name typed at a portal gets in when the device
 	// has a session.
 	LoginAnyName
+	// LoginVoucher: User-Name is a voucher code typed at the portal; the
+	// device is the MAC in Calling-Station-Id (README.md, "Vouchers").
+	LoginVoucher
+	// LoginMACOrVoucher: a User-Name equal to the device's MAC (in
+	// Calling-Station-Id) is a MAC login exactly as LoginMAC; any other
+	// User-Name is read as a voucher code (MikroTik login-by=mac,http-chap;
+	// CoovaChilli macauth + UAM; pfSense with MAC authentication fallback).
+	LoginMACOrVoucher
 )
 
-// ParseLoginStyle accepts mac, mac_username or any_name.
+// ParseLoginStyle accepts mac, mac_username, any_name, voucher or
+// mac_or_voucher.
 func ParseLoginStyle(s string) (LoginStyle, error) {
 	switch strings.ToLower(s) {
 	case "mac", "":
@@ -185,8 +197,12 @@ func ParseLoginStyle(s string) (LoginStyle, error) {
 		return LoginMACUserName, nil
 	case "any_name":
 		return LoginAnyName, nil
+	case "voucher":
+		return LoginVoucher, nil
+	case "mac_or_voucher":
+		return LoginMACOrVoucher, nil
 	}
-	return 0, fmt.Errorf("%q: want mac (User-Name is the MAC in Calling-Station-Id), mac_username (the MAC is only in User-Name) or any_name (User-Name not checked)", s)
+	return 0, fmt.Errorf("%q: want mac (User-Name is the MAC in Calling-Station-Id), mac_username (the MAC is only in User-Name), any_name (User-Name not checked), voucher (User-Name is a voucher code) or mac_or_voucher (the MAC, else a voucher code)", s)
 }
 
 func (l LoginStyle) String() string {
@@ -195,8 +211,51 @@ func (l LoginStyle) String() string {
 		return "mac_username"
 	case LoginAnyName:
 		return "any_name"
+	case LoginVoucher:
+		return "voucher"
+	case LoginMACOrVoucher:
+		return "mac_or_voucher"
 	}
 	return "mac"
+}
+
+// TakesVouchers reports whether logins of this style may be voucher codes.
+func (l LoginStyle) TakesVouchers() bool { return l == LoginVoucher || l == LoginMACOrVoucher }
+
+// VoucherPassword is how the password of a voucher login is checked.
+type VoucherPassword uint8
+
+// Voucher password modes. The zero value is unset: VoucherPasswordCode
+// where vouchers are taken.
+const (
+	VoucherPasswordUnset VoucherPassword = iota
+	// VoucherPasswordCode: the PAP or CHAP password must be the code
+	// (case, spaces and dashes aside).
+	VoucherPasswordCode
+	// VoucherPasswordAny: the password is not checked (the NAS's login page
+	// sends a fixed or empty one).
+	VoucherPasswordAny
+)
+
+// ParseVoucherPassword accepts code or any.
+func ParseVoucherPassword(s string) (VoucherPassword, error) {
+	switch strings.ToLower(s) {
+	case "code":
+		return VoucherPasswordCode, nil
+	case "any":
+		return VoucherPasswordAny, nil
+	}
+	return 0, fmt.Errorf("%q: want code (the password must be the voucher code) or any (not checked)", s)
+}
+
+func (v VoucherPassword) String() string {
+	switch v {
+	case VoucherPasswordAny:
+		return "any"
+	case VoucherPasswordUnset:
+		return ""
+	}
+	return "code"
 }
 
 // ParseAcctUpdates accepts interim, stop_start or stop_start_reset.

@@ -38,12 +38,26 @@ type Store interface {
 	CloseNAS(ctx context.Context, nas string, at time.Time, reason string) (int, error)
 }
 
+// Vouchers is what the server needs for voucher logins (README.md,
+// "Vouchers"); *voucher.Manager satisfies it.
+type Vouchers interface {
+	// Redeem binds the code, as typed, to the device on its first login
+	// and returns the ID of the device's session of the code (the same on
+	// every later login), or why the code is refused: an error wrapping
+	// voucher.ErrUnknown, ErrRevoked, ErrUsedUp, ErrExpired,
+	// ErrOtherDevice or ErrNoPlan; another error when the store failed.
+	Redeem(ctx context.Context, code string, mac session.MAC) (string, error)
+}
+
 // Config is everything the server needs; main builds it from the
 // configuration file and passes it to New.
 type Config struct {
 	NAS   []NAS
 	Store Store
-	Log   zerolog.Logger
+	// Vouchers serves the NAS entries whose login style takes voucher
+	// codes (required with them).
+	Vouchers Vouchers
+	Log      zerolog.Logger
 	// Metrics may be nil (no metrics).
 	Metrics *Metrics
 	// Now is the clock (time.Now when nil).
@@ -66,6 +80,8 @@ type Config struct {
 	// StoreTimeout bounds one store call; keep it below the NAS's retry
 	// interval.
 	StoreTimeout time.Duration
+	// VoucherLimits bound failed voucher logins, so codes cannot be guessed.
+	VoucherLimits VoucherLimits
 	// Enforce enables Disconnect/CoA (RFC 5176), the end-of-session
 	// schedule and the reaper (nil: disabled). RunEnforcement runs them.
 	Enforce *EnforceConfig
@@ -104,7 +120,8 @@ type Server struct {
 	maxWork     int64
 
 	enf     *enforcer // nil when enforcement is off
-	classes *classes  // Class values of Access-Accepts
+	vlimit  *voucherLimiter
+	classes *classes // Class values of Access-Accepts
 
 	mu    sync.Mutex
 	conns map[net.PacketConn]struct{}
@@ -127,6 +144,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Enforce != nil && cfg.Enforce.Store == nil {
 		errs = append(errs, errors.New("enforcement enabled without a store"))
 	}
+	if cfg.Vouchers == nil {
+		for _, n := range cfg.NAS {
+			if n.Login.TakesVouchers() {
+				errs = append(errs, fmt.Errorf("NAS %s has login: %s but the server has no voucher store", n.Name, n.Login))
+			}
+		}
+	}
 	errs = append(errs, cfg.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("radiusd: %w", err)
@@ -143,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	srv := &Server{
 		classes: cls,
 		enf:     enf,
+		vlimit:  newVoucherLimiter(cfg.VoucherLimits),
 		cfg:     cfg,
 		nas:     table,
 		cache:   newRespCache(cfg.CacheTTL, cfg.CacheMax),

@@ -24,6 +24,7 @@ const (
 	fDownMbits      = "down_mbits"
 	fUpMbits        = "up_mbits"
 	fUseGlobalSpeed = "use_global_speed" // 0 | 1
+	fVoucher        = "voucher"          // code that created it; absent for others
 )
 
 // fieldNames maps each settable session.Field to its hash field.
@@ -57,6 +58,9 @@ func encode(d session.Data) map[string]string {
 		fMAC:       string(d.MAC),
 		fType:      d.Type.String(),
 		fCreatedAt: unix(d.CreatedAt),
+	}
+	if d.Voucher != "" {
+		m[fVoucher] = d.Voucher
 	}
 	for _, f := range fieldNames {
 		m[f.name] = value(f.f, d)
@@ -122,7 +126,7 @@ var fieldOrder = func() []string {
 	for _, f := range fieldNames {
 		o = append(o, f.name)
 	}
-	return o
+	return append(o, fVoucher)
 }()
 
 // appendFields appends the name, value pairs of m to args. An empty value
@@ -197,6 +201,7 @@ func decodeFields(id string, get func(field string) (string, bool)) (session.Dat
 	d.DownMbits = uint32(num(fDownMbits, 32))
 	d.UpMbits = uint32(num(fUpMbits, 32))
 	d.UseGlobalSpeed = str(fUseGlobalSpeed) == "1"
+	d.Voucher = str(fVoucher)
 	if len(errs) > 0 {
 		return session.Data{}, fmt.Errorf("corrupt session hash: %v", errs)
 	}

@@ -90,6 +90,7 @@ type Store struct {
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
+	vs                                          voucherScripts
 
 	batch *batcher // the per-packet calls: DeviceSessions, Account
 }
@@ -164,6 +165,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		records:   script(luaRecords),
 		record:    script(luaRecord),
 		claim:     script(luaClaim),
+		vs:        newVoucherScripts(),
 		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}, nil
 }

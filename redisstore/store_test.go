@@ -118,7 +118,9 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"NoScript", testNoScript},
 		{"OpenRecords", testOpenRecords},
 		{"RecordAndSchedule", testRecordAndSchedule},
+		{"Directory", testDirectory},
 	}
+	tests = append(tests, voucherTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

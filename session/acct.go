@@ -211,3 +211,11 @@ type RecordRef struct {
 	MAC       MAC
 	SessionID string // Acct-Session-Id
 }
+
+// OpenRef names an open accounting record in its NAS entry's open index,
+// with the time of its last accounting update (the index's score): what the
+// admin API lists as a NAS's online devices.
+type OpenRef struct {
+	RecordRef
+	UpdatedAt time.Time
+}

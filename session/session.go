@@ -108,6 +108,9 @@ type Data struct {
 	DownMbits      uint32
 	UpMbits        uint32
 	UseGlobalSpeed bool
+	// Voucher is the code whose redemption created the session ("" for
+	// others): README.md, "Vouchers".
+	Voucher string
 }
 
 // Started reports whether the session has been used (its expiry clock runs).

@@ -33,6 +33,7 @@ type View struct {
 	Available          bool    `json:"available"`
 	Status             string  `json:"status"` // see StatusKey
 	Current            *bool   `json:"current,omitempty"`
+	Voucher            string  `json:"voucher,omitempty"` // the code that created it
 }
 
 // NewView returns the view of d at now.
@@ -58,6 +59,7 @@ func NewView(d Data, now time.Time) View {
 		UseGlobalSpeed:     d.UseGlobalSpeed,
 		Available:          st == nil,
 		Status:             StatusKey(st),
+		Voucher:            d.Voucher,
 	}
 	if d.Started() {
 		s := RFC3339(d.StartedAt)

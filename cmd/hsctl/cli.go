@@ -34,6 +34,7 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
+	store          *redisstore.Store // once connected
 }
 
 // globals are the flags before the command (also accepted after it).
@@ -66,7 +67,17 @@ type action func(ctx context.Context, g *globals, mgr *session.SessionsMgr) erro
 
 // commands lists the subcommands in the order help shows them.
 func commands() []*command {
-	return []*command{createCmd(), listCmd(), currentCmd(), showCmd(), updateCmd(), deleteCmd()}
+	return []*command{createCmd(), listCmd(), currentCmd(), showCmd(), updateCmd(), deleteCmd(),
+		planCreateCmd(), planListCmd(), planShowCmd(), planUpdateCmd(), planDeleteCmd(),
+		voucherBatchCmd(), voucherBatchesCmd(), voucherShowCmd(), voucherExportCmd(), voucherRevokeCmd(), voucherCompleteCmd()}
+}
+
+// groupCommand joins a command group and its subcommand ("plan create").
+func groupCommand(name string, rest []string) (string, []string) {
+	if (name == "plan" || name == "voucher") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		return name + " " + rest[0], rest[1:]
+	}
+	return name, rest
 }
 
 func findCommand(name string) *command {
@@ -102,6 +113,7 @@ func (c *cli) main(ctx context.Context, args []string) error {
 		return usageErr("missing command: want one of %s (hsctl help shows usage)", commandNames())
 	}
 	name, rest := rest[0], rest[1:]
+	name, rest = groupCommand(name, rest)
 	if name == "help" {
 		return c.help(rest)
 	}
@@ -146,6 +158,7 @@ func (c *cli) runCommand(ctx context.Context, g *globals, cmd *command, args []s
 		return err
 	}
 	defer closeStore()
+	c.store = store
 	return act(ctx, g, session.NewSessionsMgr(store, c.now))
 }
 
@@ -287,9 +300,10 @@ func (c *cli) help(args []string) error {
 		c.globalUsage(c.stdout)
 		return nil
 	}
-	cmd := findCommand(args[0])
+	name, _ := groupCommand(args[0], args[1:])
+	cmd := findCommand(name)
 	if cmd == nil {
-		return usageErr("help: unknown command %q: want one of %s", args[0], commandNames())
+		return usageErr("help: unknown command %q: want one of %s", name, commandNames())
 	}
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	cmd.setup(c, fs)
@@ -299,7 +313,8 @@ func (c *cli) help(args []string) error {
 
 func (c *cli) globalUsage(w io.Writer) {
 	fmt.Fprint(w, `hsctl creates, inspects, tops up and deletes hotspot sessions stored in Redis
-(the SessionsMgr of the hsradius RADIUS server, from the shell).
+(the SessionsMgr of the hsradius RADIUS server, from the shell), and the plans
+and voucher codes customers redeem for sessions.
 
 Usage:
   hsctl [global flags] <command> [arguments] [flags]
@@ -307,9 +322,9 @@ Usage:
 Commands:
 `)
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n", "help", "show the flags and examples of a command")
+	fmt.Fprintf(w, "  %-17s %s\n", "help", "show the flags and examples of a command")
 	fmt.Fprint(w, "\nGlobal flags (before or after the command):\n")
 	g := &globals{}
 	fs := c.globalFlags(g)

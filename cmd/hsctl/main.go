@@ -1,6 +1,7 @@
 // Command hsctl is the admin CLI of the hotspot RADIUS backend: the
 // SessionsMgr from the shell. It creates, lists, shows, tops up, changes and
-// deletes the sessions the RADIUS server reads from Redis.
+// deletes the sessions the RADIUS server reads from Redis, and manages plans
+// and voucher codes (hsctl plan ..., hsctl voucher ...; README.md, "Vouchers").
 //
 //	hsctl [--redis host:port] [--json] create --mac aa:bb:cc:dd:ee:ff --type time --time 1h --down 10 --up 2
 //	hsctl list aa:bb:cc:dd:ee:ff

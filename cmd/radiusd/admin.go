@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/dashboard"
 )
 
 // Timeouts of the admin HTTP server. There is no write timeout: a PATCH
@@ -38,6 +39,13 @@ func startAdmin(cfg adminConfig, acfg adminapi.Config) (*adminListener, error) {
 		return &adminListener{}, nil
 	}
 	acfg.Token, acfg.Pprof, acfg.AllowedHosts = cfg.Token, cfg.Pprof, cfg.AllowedHosts
+	// The dashboard: its pages call this same API, signed in by a cookie
+	// (README "Dashboard").
+	dash, err := dashboard.New(dashboard.Config{Token: cfg.Token, Log: acfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	acfg.UI, acfg.Browser = dash, dash
 	h, err := adminapi.New(acfg)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,10 @@ type radiusFile struct {
 	MaxInFlight         int    `yaml:"max_in_flight"`
 	IOBatch             int    `yaml:"io_batch"`
 	StoreTimeout        string `yaml:"store_timeout"`
+	// Failed voucher logins allowed a minute per device and per NAS entry
+	// (README.md, "Vouchers").
+	VoucherFailuresPerDevice int `yaml:"voucher_failures_per_device"`
+	VoucherFailuresPerNAS    int `yaml:"voucher_failures_per_nas"`
 }
 
 type logFile struct {
@@ -116,10 +120,13 @@ type nasFile struct {
 	FixedPassword               string   `yaml:"fixed_password"`
 	FixedPasswordEnv            string   `yaml:"fixed_password_env"`
 	FixedPasswordFile           string   `yaml:"fixed_password_file"`
-	// Login is how the NAS's logins name the device: mac, mac_username or
-	// any_name (radiusd.LoginStyle).
-	Login     string `yaml:"login"`
-	MACSuffix string `yaml:"mac_suffix"`
+	// Login is how the NAS's logins name the device: mac, mac_username,
+	// any_name, voucher or mac_or_voucher (radiusd.LoginStyle).
+	Login string `yaml:"login"`
+	// VoucherPassword is how a voucher login's password is checked: code
+	// or any (radiusd.VoucherPassword); only with the voucher styles.
+	VoucherPassword string `yaml:"voucher_password"`
+	MACSuffix       string `yaml:"mac_suffix"`
 	// How the NAS's accounting is read (session.AcctPolicy).
 	RetransmitWindow  string `yaml:"retransmit_window"`
 	CounterWrap       string `yaml:"counter_wrap"`
@@ -155,6 +162,9 @@ func defaultFile() fileConfig {
 			MaxInFlight:         srv.MaxInFlight,
 			IOBatch:             srv.IOBatch,
 			StoreTimeout:        srv.StoreTimeout.String(),
+
+			VoucherFailuresPerDevice: srv.VoucherLimits.PerDevice,
+			VoucherFailuresPerNAS:    srv.VoucherLimits.PerNAS,
 		},
 		Log:   logFile{Level: "info", Format: "json"},
 		Admin: adminFile{Listen: defaultAdminListen},
@@ -238,18 +248,22 @@ type options struct {
 
 // Environment variables.
 const (
-	envConfig         = "HSRADIUS_CONFIG"
-	envRedisAddrs     = "HSRADIUS_REDIS_ADDRS"
-	envRedisPassword  = "HSRADIUS_REDIS_PASSWORD"
-	envRedisMaster    = "HSRADIUS_REDIS_MASTER"
-	envRedisUsername  = "HSRADIUS_REDIS_USERNAME"
-	envRedisPrefix    = "HSRADIUS_REDIS_PREFIX"
-	envLogLevel       = "HSRADIUS_LOG_LEVEL"
-	envLogFormat      = "HSRADIUS_LOG_FORMAT"
-	envDemoRedisAddr  = "HSRADIUS_DEMO_REDIS_ADDR"
-	envDemoAuthAddr   = "HSRADIUS_DEMO_AUTH_ADDR"
-	envDemoAcctAddr   = "HSRADIUS_DEMO_ACCT_ADDR"
-	envDemoAdminAddr  = "HSRADIUS_DEMO_ADMIN_ADDR"
+	envConfig        = "HSRADIUS_CONFIG"
+	envRedisAddrs    = "HSRADIUS_REDIS_ADDRS"
+	envRedisPassword = "HSRADIUS_REDIS_PASSWORD"
+	envRedisMaster   = "HSRADIUS_REDIS_MASTER"
+	envRedisUsername = "HSRADIUS_REDIS_USERNAME"
+	envRedisPrefix   = "HSRADIUS_REDIS_PREFIX"
+	envLogLevel      = "HSRADIUS_LOG_LEVEL"
+	envLogFormat     = "HSRADIUS_LOG_FORMAT"
+	envDemoRedisAddr = "HSRADIUS_DEMO_REDIS_ADDR"
+	envDemoAuthAddr  = "HSRADIUS_DEMO_AUTH_ADDR"
+	envDemoAcctAddr  = "HSRADIUS_DEMO_ACCT_ADDR"
+	envDemoAdminAddr = "HSRADIUS_DEMO_ADMIN_ADDR"
+	// envFaultVoucher=after_claim makes the process kill itself between
+	// the first and second step of a voucher redemption: for the fault
+	// tests only (README.md, "Vouchers").
+	envFaultVoucher   = "HSRADIUS_FAULT_VOUCHER"
 	demoSource        = "demo mode"
 	commandLineSource = "command line"
 )
@@ -367,6 +381,8 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	srv.MaxInFlight = fc.Radius.MaxInFlight
 	srv.IOBatch = fc.Radius.IOBatch
 	srv.StoreTimeout = r.duration("radius.store_timeout", fc.Radius.StoreTimeout)
+	srv.VoucherLimits.PerDevice = fc.Radius.VoucherFailuresPerDevice
+	srv.VoucherLimits.PerNAS = fc.Radius.VoucherFailuresPerNAS
 	srv.NAS = r.nasList(fc.NAS)
 	// The enforcement section is checked even when disabled: a mistake in
 	// it shows before it is turned on.
@@ -756,6 +772,12 @@ func (r *resolver) nas(path string, f nasFile) radiusd.NAS {
 	n.Password = mode
 
 	r.parse(path+".login", f.Login, func(s string) (err error) { n.Login, err = radiusd.ParseLoginStyle(s); return err })
+	if strings.TrimSpace(f.VoucherPassword) != "" {
+		r.parse(path+".voucher_password", f.VoucherPassword, func(s string) (err error) {
+			n.VoucherPassword, err = radiusd.ParseVoucherPassword(s)
+			return err
+		})
+	}
 	r.parse(path+".accounting_updates", f.AccountingUpdates, func(s string) (err error) {
 		n.Acct.Updates, err = radiusd.ParseAcctUpdates(s)
 		return err

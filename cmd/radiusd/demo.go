@@ -147,6 +147,7 @@ func printDemoBanner(w io.Writer, redisAddr, authAddr, acctAddr, adminAddr, nas 
  DEMO MODE: embedded in-memory Redis at %[2]s
  NOTHING IS PERSISTED: all sessions vanish when this process stops.
  RADIUS auth %[3]s, acct %[4]s, secret: %[5]s
+ Dashboard (no sign-in in the demo): open http://%[8]s/ui/ in a browser
  Admin API (no token, loopback) http://%[8]s: /v1/..., /metrics, /healthz, /readyz
  NAS %[9]s. Message-Authenticator is verified when present and never
  required (require_message_authenticator: no), so plain radclient works.

@@ -110,6 +110,10 @@ type faultServer struct {
 	redis string
 	dir   string
 	log   *faultLog
+	// nasYAML is added to the NAS entry of the configuration; env to the
+	// environment of the next launch (then cleared).
+	nasYAML string
+	env     []string
 
 	// The bound addresses of the current (or last) instance, from its
 	// start line.
@@ -127,7 +131,14 @@ type faultServer struct {
 // ends.
 func startFaultServer(t *testing.T, name, redisAddr string) *faultServer {
 	t.Helper()
-	s := &faultServer{t: t, name: name, redis: redisAddr, dir: t.TempDir(), log: &faultLog{name: name}}
+	return startFaultServerWith(t, name, redisAddr, "", nil)
+}
+
+// startFaultServerWith is startFaultServer with nasYAML added to the NAS
+// entry and env to the first instance's environment.
+func startFaultServerWith(t *testing.T, name, redisAddr, nasYAML string, env []string) *faultServer {
+	t.Helper()
+	s := &faultServer{t: t, name: name, redis: redisAddr, dir: t.TempDir(), log: &faultLog{name: name}, nasYAML: nasYAML, env: env}
 	t.Cleanup(s.shutdown)
 	for attempt := 1; ; attempt++ {
 		// The configuration wants real ports: take free ones (another
@@ -196,7 +207,7 @@ nas:
     # Acct-Session-Time) are far apart: the window that tells a reused
     # Acct-Session-Id from a copy must span a whole simulated session.
     retransmit_window: 1h
-`, s.name, auth, acct, s.redis, admin, faultNASName, faultSecret)
+%s`, s.name, auth, acct, s.redis, admin, faultNASName, faultSecret, s.nasYAML)
 }
 
 // launch starts an instance and waits for its "radiusd started" line. An
@@ -216,6 +227,7 @@ func (s *faultServer) launch(auth, acct string) error {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, s.env...)
 	started := s.log.expectStart()
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {

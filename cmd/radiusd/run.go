@@ -26,6 +26,7 @@ import (
 	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM.
@@ -179,8 +180,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	vouchers := voucher.NewManager(store, time.Now)
+	if getenv(envFaultVoucher) == "after_claim" {
+		// The fault tests (cmd/radiusd/fault*_test.go) kill the server
+		// between the first and second step of a redemption.
+		vouchers.SetAfterClaim(func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+	}
 	scfg := cfg.Server
 	scfg.Store, scfg.Log, scfg.Metrics = store, log, metrics
+	scfg.Vouchers = vouchers
 	if cfg.Enforce != nil {
 		enf := *cfg.Enforce
 		enf.Store = store
@@ -209,12 +217,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			acct = append(acct, c.conn.LocalAddr().String())
 		}
 	}
+	nasTable := make([]adminapi.NASEntry, len(cfg.Server.NAS))
+	for i, n := range cfg.Server.NAS {
+		profiles := make([]string, len(n.Profiles))
+		for j, p := range n.Profiles {
+			profiles[j] = string(p)
+		}
+		nasTable[i] = adminapi.NASEntry{Name: n.Name, Address: n.Prefix.String(), Profiles: profiles, CoAPort: n.CoAPort}
+	}
 	admin, err := startAdmin(cfg.Admin, adminapi.Config{
-		Sessions: session.NewSessionsMgr(store, time.Now),
-		DynAuth:  srv,
-		Ready:    store.Ping,
-		Gatherer: reg,
-		Log:      log.With().Str("component", "admin").Logger(),
+		Sessions:  session.NewSessionsMgr(store, time.Now),
+		Vouchers:  vouchers,
+		DynAuth:   srv,
+		Ready:     store.Ping,
+		Gatherer:  reg,
+		Log:       log.With().Str("component", "admin").Logger(),
+		Directory: store,
+		NAS:       nasTable,
 	})
 	if err != nil {
 		return err
@@ -393,8 +412,15 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 		Str("require_message_authenticator", n.MAPolicy.String()).Str("password", n.Password.String()).
 		Uint32("global_down_mbits", n.GlobalDownMbits).Uint32("global_up_mbits", n.GlobalUpMbits).
 		Int("coa_port", n.CoAPort).Str("on_spill", n.OnSpill.String()).
-		Str("login", n.Login.String()).Str("mac_suffix", n.MACSuffix).
-		Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
+		Str("login", n.Login.String()).Str("mac_suffix", n.MACSuffix)
+	if n.Login.TakesVouchers() {
+		vp := n.VoucherPassword
+		if vp == radiusd.VoucherPasswordUnset {
+			vp = radiusd.VoucherPasswordCode
+		}
+		e.Str("voucher_password", vp.String())
+	}
+	e.Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
 		Str("counter_wrap", map[bool]string{true: "wrap", false: "reset"}[n.Acct.Wrap32])
 }
 

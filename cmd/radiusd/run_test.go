@@ -412,13 +412,7 @@ func TestRunCancelledWhileStarting(t *testing.T) {
 // with Message-Authenticator came before it (policy auto made the demo
 // silent to it after one).
 func TestRunDemoRadclient(t *testing.T) {
-	bin, err := exec.LookPath("radclient")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("radclient not found: apt-get install freeradius-utils")
-		}
-		t.Skip("radclient not found: apt-get install freeradius-utils")
-	}
+	bin := radclientPath(t)
 	r := startRun(t, nil, map[string]string{
 		envDemoRedisAddr: "127.0.0.1:0",
 		envDemoAuthAddr:  "127.0.0.1:0",
@@ -437,4 +431,17 @@ func TestRunDemoRadclient(t *testing.T) {
 			t.Fatalf("radclient %q: %v\n%s", in, err, out)
 		}
 	}
+}
+
+// radclientPath finds radclient: a skip without it, a failure when CI=true.
+func radclientPath(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("radclient")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("radclient not found: apt-get install freeradius-utils")
+		}
+		t.Skip("radclient not found: apt-get install freeradius-utils")
+	}
+	return bin
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/session"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 // DynAuth is what the API needs from the RADIUS server: telling a device's
@@ -57,6 +58,9 @@ type DynAuth interface {
 type Config struct {
 	// Sessions is the session API the endpoints call. Required.
 	Sessions *session.SessionsMgr
+	// Vouchers is the plan and voucher API of the /v1/plans, /v1/batches
+	// and /v1/vouchers endpoints. Nil: they answer 503.
+	Vouchers *voucher.Manager
 	// DynAuth sends Disconnect/CoA requests for the device endpoints. Nil:
 	// POST /v1/devices/{mac}/disconnect answers 503, and PATCH/DELETE of a
 	// session change the store only (their response says so).
@@ -81,6 +85,28 @@ type Config struct {
 	// the Host header of a request may carry when Token is empty: the name a
 	// reverse proxy forwards. Other names are refused (DNS rebinding).
 	AllowedHosts []string
+	// Directory serves the read-only endpoints the dashboard polls (GET
+	// /v1/overview, /v1/devices, /v1/nas, /v1/devices/{mac}/nas-sessions).
+	// Nil: they answer 503 (the overview shows metrics only).
+	Directory Directory
+	// NAS is the NAS table as configured (GET /v1/nas, the overview).
+	NAS []NASEntry
+	// Browser is the API's second credential: a dashboard session cookie
+	// (radiusd/dashboard). Nil: bearer token only.
+	Browser Browser
+	// UI, when not nil, is served for / and /ui/... behind the same Host
+	// and origin checks but without the API's credential: it signs its
+	// users in itself (radiusd/dashboard).
+	UI http.Handler
+}
+
+// Browser checks the dashboard's session cookie. A request it accepts is
+// served like one with the bearer token, except that every method but GET
+// and HEAD must also carry the session's CSRF token in X-CSRF-Token.
+type Browser interface {
+	// Session returns the CSRF token of the valid dashboard session the
+	// request's cookie names; ok is false when there is none.
+	Session(r *http.Request) (csrf string, ok bool)
 }
 
 // Limits of the admin interface.
@@ -112,6 +138,15 @@ type api struct {
 //	                                     it, then CoA (new limits) or Disconnect (nothing left)
 //	                                     to the device's open NAS sessions
 //	DELETE /v1/sessions/{id}             204; the NAS sessions are told what is left
+//	GET    /v1/overview                  packet totals, Redis health, NAS entries, who is online (read.go)
+//	GET    /v1/devices?q=&online=&limit= devices by MAC fragment: online, current session
+//	GET    /v1/devices/{mac}/nas-sessions the device's open NAS sessions
+//	GET    /v1/nas                       the NAS table with open sessions and last update
+//	/ and /ui/...                        cfg.UI (the dashboard), when set
+//	POST|GET /v1/plans, GET|PATCH|DELETE /v1/plans/{name}, POST /v1/plans/{name}/batches,
+//	GET /v1/batches, GET /v1/batches/{id}[/csv], POST /v1/batches/{id}/revoke,
+//	GET /v1/vouchers/{code}, POST /v1/vouchers/{code}/revoke
+//	                                     plans and vouchers (vouchers.go; README "Vouchers")
 //	GET    /metrics                      Prometheus, from cfg.Gatherer
 //	GET    /healthz                      200 while the process serves (liveness)
 //	GET    /readyz                       200 when the store answers within 2 s (readiness)
@@ -123,8 +158,10 @@ type api struct {
 // bearer token, 404 for an unknown session (or a device with none), 409 when
 // a device has no available session, 413 for a body over 64 KiB, 415 for a
 // body that is not application/json, 503 when the store does not answer, 500
-// otherwise. With cfg.Token set, everything but /healthz and /readyz needs
-// "Authorization: Bearer <token>".
+// otherwise. With cfg.Token set, everything but /healthz, /readyz and the
+// dashboard's own pages needs "Authorization: Bearer <token>", or a
+// dashboard session cookie that cfg.Browser accepts (then every method but
+// GET and HEAD also needs its CSRF token in X-CSRF-Token, else 403).
 //
 // No request from a web page may act for the operator: everything but
 // /healthz and /readyz is refused (403) when it comes from another origin
@@ -172,6 +209,11 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/sessions/{id}", a.getSession)
 	mux.HandleFunc("PATCH /v1/sessions/{id}", a.patchSession)
 	mux.HandleFunc("DELETE /v1/sessions/{id}", a.deleteSession)
+	mux.HandleFunc("GET /v1/overview", a.overview)
+	mux.HandleFunc("GET /v1/devices", a.listDevices)
+	mux.HandleFunc("GET /v1/devices/{mac}/nas-sessions", a.deviceNASSessions)
+	mux.HandleFunc("GET /v1/nas", a.listNAS)
+	a.routeVouchers(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{cfg.Log},
 		ErrorHandling: promhttp.ContinueOnError,
@@ -216,14 +258,24 @@ func (a *api) wrap(mux *http.ServeMux) http.Handler {
 			writeJSON(rec, http.StatusForbidden, errorBody{Error: msg})
 			return
 		}
-		if !open && !a.authorized(r) {
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="hsradius admin"`)
-			msg := "missing bearer token: send Authorization: Bearer <token>"
-			if r.Header.Get("Authorization") != "" {
-				msg = "wrong bearer token"
-			}
-			writeJSON(rec, http.StatusUnauthorized, errorBody{Error: msg})
+		if a.cfg.UI != nil && (r.URL.Path == "/" || r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")) {
+			a.cfg.UI.ServeHTTP(rec, r)
 			return
+		}
+		if !open {
+			switch ok, csrfMissing := a.credential(r); {
+			case csrfMissing:
+				writeJSON(rec, http.StatusForbidden, errorBody{Error: "missing or wrong X-CSRF-Token: a request signed in by the dashboard's cookie must carry its session's CSRF token"})
+				return
+			case !ok:
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="hsradius admin"`)
+				msg := "missing bearer token: send Authorization: Bearer <token>"
+				if r.Header.Get("Authorization") != "" {
+					msg = "wrong bearer token"
+				}
+				writeJSON(rec, http.StatusUnauthorized, errorBody{Error: msg})
+				return
+			}
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// Unknown path (404) or method (405, with Allow): the mux
@@ -233,6 +285,30 @@ func (a *api) wrap(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(rec, r)
 	})
+}
+
+// credential checks the request's credential: the bearer token, or a
+// dashboard session cookie with, on a change, its CSRF token. csrfMissing
+// reports a valid cookie on a change without the right X-CSRF-Token.
+func (a *api) credential(r *http.Request) (ok, csrfMissing bool) {
+	if a.authorized(r) {
+		return true, false
+	}
+	if a.cfg.Browser == nil || r.Header.Get("Authorization") != "" {
+		return false, false
+	}
+	want, ok := a.cfg.Browser.Session(r)
+	if !ok {
+		return false, false
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true, false
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return false, true
+	}
+	return true, false
 }
 
 // authorized checks the bearer token in constant time (both sides hashed,
@@ -772,7 +848,7 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 			rec.err = err.Error()
 		}
 		msg := "not ready"
-		if a.authorized(r) && a.foreign(r) == "" {
+		if ok, _ := a.credential(r); ok && a.foreign(r) == "" {
 			msg += ": " + err.Error()
 		}
 		writeText(w, http.StatusServiceUnavailable, msg)

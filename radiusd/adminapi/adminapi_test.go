@@ -2,8 +2,6 @@ package adminapi_test
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -12,7 +10,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +25,13 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/radiusd/adminapi"
+	"github.com/hotspot-radius/hsradius/radiusd/dynauthtest"
 	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 	"github.com/hotspot-radius/hsradius/session/sessiontest"
+	"github.com/hotspot-radius/hsradius/voucher"
 )
 
 const (
@@ -43,112 +42,15 @@ const (
 	adminWait    = 10 * time.Second // a safety net: tests proceed on signals
 )
 
-// adminNAS is a NAS's RFC 5176 server: it records each request and answers
-// it with an ACK (or a NAK with an Error-Cause when nak is set), with a
-// properly computed Response Authenticator.
-type adminNAS struct {
-	conn   net.PacketConn
-	secret []byte
-	got    chan adminNASReq
-	nak    atomic.Uint32 // Error-Cause to NAK with; 0: ACK
-}
-
-type adminNASReq struct {
-	code   radius.Code
-	pkt    *radius.Packet
-	authOK bool // the Request Authenticator verified
-}
-
-func startAdminNAS(t *testing.T, secret []byte) *adminNAS {
-	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &adminNAS{conn: conn, secret: secret, got: make(chan adminNASReq, 16)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			k, addr, err := conn.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			n.answer(append([]byte(nil), buf[:k]...), addr)
-		}
-	}()
-	t.Cleanup(func() { _ = conn.Close(); <-done })
-	return n
-}
-
-func (n *adminNAS) port() int { return n.conn.LocalAddr().(*net.UDPAddr).Port }
-
-func (n *adminNAS) answer(req []byte, from net.Addr) {
-	if len(req) < 20 {
-		return
-	}
-	// Request Authenticator (RFC 5176 §3.5):
-	// MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret).
-	h := md5.New()
-	h.Write(req[:4])
-	h.Write(make([]byte, 16))
-	h.Write(req[20:])
-	h.Write(n.secret)
-	authOK := string(h.Sum(nil)) == string(req[4:20])
-	p, err := radius.Parse(req, n.secret)
-	if err != nil {
-		return
-	}
-	var code radius.Code
-	switch p.Code {
-	case radius.CodeDisconnectRequest:
-		code = radius.CodeDisconnectACK
-	case radius.CodeCoARequest:
-		code = radius.CodeCoAACK
-	default:
-		return
-	}
-	var attrs []byte
-	if cause := n.nak.Load(); cause != 0 {
-		code++ // Disconnect-NAK = ACK+1, CoA-NAK = ACK+1
-		attrs = binary.BigEndian.AppendUint32([]byte{101, 6}, cause)
-	}
-	resp := make([]byte, 20, 20+len(attrs))
-	resp[0], resp[1] = byte(code), req[1]
-	resp = append(resp, attrs...)
-	binary.BigEndian.PutUint16(resp[2:4], uint16(len(resp)))
-	// Response Authenticator: MD5(Code+ID+Length+Request Authenticator+Attributes+Secret).
-	h = md5.New()
-	h.Write(resp[:4])
-	h.Write(req[4:20])
-	h.Write(resp[20:])
-	h.Write(n.secret)
-	copy(resp[4:20], h.Sum(nil))
-	_, _ = n.conn.WriteTo(resp, from)
-	n.got <- adminNASReq{code: p.Code, pkt: p, authOK: authOK}
-}
-
-func (n *adminNAS) next(t *testing.T) adminNASReq {
-	t.Helper()
-	select {
-	case r := <-n.got:
-		return r
-	case <-time.After(adminWait):
-		t.Fatal("the fake NAS received no request")
-	}
-	return adminNASReq{}
-}
-
 // adminEnv is the admin handler over httptest, on miniredis (or a real
-// redis-server), with a RADIUS server whose NAS is a adminNAS.
+// redis-server), with a RADIUS server whose NAS is a dynauthtest.NAS.
 type adminEnv struct {
 	mr     *miniredis.Miniredis // nil on a real Redis
 	store  *redisstore.Store
 	mgr    *session.SessionsMgr
 	reg    *prometheus.Registry
 	srv    *radiusd.Server
-	nas    *adminNAS
+	nas    *dynauthtest.NAS
 	http   *httptest.Server
 	token  string
 	auth   string // the RADIUS auth listener
@@ -163,6 +65,7 @@ type adminOpts struct {
 	redisAddr string            // "" : miniredis
 	profiles  []radiusd.Profile // the NAS's; nil: wispr
 	hosts     []string
+	browser   adminapi.Browser
 }
 
 type adminLogBuf struct {
@@ -212,7 +115,7 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 	log := zerolog.New(e.logBuf)
 
 	if !o.noServer {
-		e.nas = startAdminNAS(t, []byte(adminSecret))
+		e.nas = dynauthtest.Start(t, []byte(adminSecret))
 		profiles := o.profiles
 		if profiles == nil {
 			profiles = []radiusd.Profile{radiusd.ProfileWISPr}
@@ -221,7 +124,7 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 			NAS: []radiusd.NAS{{
 				Name: adminNASName, Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(adminSecret),
 				Profiles: profiles, MAPolicy: radiusd.MAOptional,
-				CoAPort: e.nas.port(), OnSpill: radiusd.SpillCoA,
+				CoAPort: e.nas.Port(), OnSpill: radiusd.SpillCoA,
 			}},
 			Store:   e.store,
 			Log:     log,
@@ -256,12 +159,16 @@ func newAdminEnv(t *testing.T, o adminOpts) *adminEnv {
 
 	cfg := adminapi.Config{
 		Sessions:     e.mgr,
+		Vouchers:     voucher.NewManager(e.store, time.Now),
 		Ready:        e.store.Ping,
 		Gatherer:     e.reg,
 		Token:        o.token,
 		Pprof:        o.pprof,
 		Log:          log,
 		AllowedHosts: o.hosts,
+		Directory:    e.store,
+		NAS:          []adminapi.NASEntry{{Name: adminNASName, Address: "127.0.0.1/32", Profiles: []string{"wispr"}}},
+		Browser:      o.browser,
 	}
 	if e.srv != nil {
 		cfg.DynAuth = e.srv
@@ -614,12 +521,12 @@ func TestAdminMikroTikDataChange(t *testing.T) {
 		{`{"data_cons_mb":10}`, radius.CodeDisconnectRequest},
 	} {
 		e.do(t, "PATCH", "/v1/sessions/"+id, tc.body).want(t, http.StatusOK)
-		req := e.nas.next(t)
-		if req.code != tc.want {
-			t.Errorf("PATCH %s: NAS got %v, want %v", tc.body, req.code, tc.want)
+		req := e.nas.Next(t)
+		if req.Code != tc.want {
+			t.Errorf("PATCH %s: NAS got %v, want %v", tc.body, req.Code, tc.want)
 		}
-		if _, err := mikrotik.MikrotikTotalLimit_Lookup(req.pkt); err == nil {
-			t.Errorf("PATCH %s: %v carries Mikrotik-Total-Limit", tc.body, req.code)
+		if _, err := mikrotik.MikrotikTotalLimit_Lookup(req.Packet); err == nil {
+			t.Errorf("PATCH %s: %v carries Mikrotik-Total-Limit", tc.body, req.Code)
 		}
 	}
 }
@@ -633,17 +540,17 @@ func TestAdminDynAuth(t *testing.T) {
 	e.openRecord(t, adminMAC, "81000001")
 
 	r := e.do(t, "PATCH", "/v1/sessions/"+id, `{"add_time_secs":1800}`).want(t, http.StatusOK).json(t)
-	req := e.nas.next(t)
-	if req.code != radius.CodeCoARequest || !req.authOK {
-		t.Fatalf("NAS got %v (authenticator ok %v), want a CoA-Request", req.code, req.authOK)
+	req := e.nas.Next(t)
+	if req.Code != radius.CodeCoARequest || !req.AuthOK {
+		t.Fatalf("NAS got %v (authenticator ok %v), want a CoA-Request", req.Code, req.AuthOK)
 	}
-	if got := rfc2866.AcctSessionID_GetString(req.pkt); got != "81000001" {
+	if got := rfc2866.AcctSessionID_GetString(req.Packet); got != "81000001" {
 		t.Errorf("Acct-Session-Id: %q", got)
 	}
-	if got := rfc2865.UserName_GetString(req.pkt); got != adminMAC {
+	if got := rfc2865.UserName_GetString(req.Packet); got != adminMAC {
 		t.Errorf("User-Name: %q", got)
 	}
-	if st := rfc2865.SessionTimeout_Get(req.pkt); st < 5390 || st > 5410 {
+	if st := rfc2865.SessionTimeout_Get(req.Packet); st < 5390 || st > 5410 {
 		t.Errorf("Session-Timeout: %d, want about 5400 (the new limit)", st)
 	}
 	d := r["dynauth"].([]any)
@@ -652,25 +559,25 @@ func TestAdminDynAuth(t *testing.T) {
 	}
 
 	// A NAK is reported with its Error-Cause.
-	e.nas.nak.Store(503)
+	e.nas.NAK.Store(503)
 	r = e.do(t, "PATCH", "/v1/sessions/"+id, `{"up_mbits":3}`).want(t, http.StatusOK).json(t)
-	e.nas.next(t)
+	e.nas.Next(t)
 	d = r["dynauth"].([]any)
 	if a := d[0].(map[string]any); a["result"] != "nak" || a["error_cause"] != 503.0 || a["error_cause_name"] != "Session-Context-Not-Found" {
 		t.Errorf("NAK: %v", a)
 	}
-	e.nas.nak.Store(0)
+	e.nas.NAK.Store(0)
 
 	// Nothing left: the NAS session is disconnected.
 	r = e.do(t, "PATCH", "/v1/sessions/"+id, `{"time_cons_secs":5400}`).want(t, http.StatusOK).json(t)
-	if req := e.nas.next(t); req.code != radius.CodeDisconnectRequest {
-		t.Errorf("nothing left: NAS got %v, want a Disconnect-Request", req.code)
+	if req := e.nas.Next(t); req.Code != radius.CodeDisconnectRequest {
+		t.Errorf("nothing left: NAS got %v, want a Disconnect-Request", req.Code)
 	}
 
 	r = e.do(t, "POST", "/v1/devices/"+adminMAC+"/disconnect", "").want(t, http.StatusOK).json(t)
-	req = e.nas.next(t)
-	if req.code != radius.CodeDisconnectRequest || !req.authOK || rfc2866.AcctSessionID_GetString(req.pkt) != "81000001" {
-		t.Errorf("NAS got %v (authenticator ok %v), want a Disconnect-Request", req.code, req.authOK)
+	req = e.nas.Next(t)
+	if req.Code != radius.CodeDisconnectRequest || !req.AuthOK || rfc2866.AcctSessionID_GetString(req.Packet) != "81000001" {
+		t.Errorf("NAS got %v (authenticator ok %v), want a Disconnect-Request", req.Code, req.AuthOK)
 	}
 	if res := r["results"].([]any); len(res) != 1 || res[0].(map[string]any)["result"] != "ack" {
 		t.Errorf("disconnect results: %v", r)
@@ -811,17 +718,15 @@ func TestAdminRefusesWebPages(t *testing.T) {
 	if m := e.do(t, "GET", create, "").want(t, http.StatusOK).json(t); len(m["sessions"].([]any)) != 0 {
 		t.Errorf("sessions were created: %v", m)
 	}
-	select {
-	case req := <-e.nas.got:
-		t.Errorf("the NAS got a %v", req.code)
-	default:
+	if req, ok := e.nas.Received(); ok {
+		t.Errorf("the NAS got a %v", req.Code)
 	}
 	// The operator is still served: the same requests from curl.
 	e.do(t, "POST", create, adminTimeSession).want(t, http.StatusCreated)
 	e.do(t, "POST", create, adminTimeSession, "Origin", "http://"+self).want(t, http.StatusCreated)
 	e.do(t, "POST", disconnect, "", "Host", "localhost:"+port).want(t, http.StatusOK)
-	if req := e.nas.next(t); req.code != radius.CodeDisconnectRequest {
-		t.Errorf("the NAS got a %v, want a Disconnect-Request", req.code)
+	if req := e.nas.Next(t); req.Code != radius.CodeDisconnectRequest {
+		t.Errorf("the NAS got a %v, want a Disconnect-Request", req.Code)
 	}
 	if !strings.Contains(e.logBuf.String(), `"host":"evil.example"`) {
 		t.Error("the refusals are not logged with the Host they named")
@@ -964,21 +869,21 @@ func TestAdminRealRedis(t *testing.T) {
 	if s := r["session"].(map[string]any); s["time_secs"] != 4200.0 {
 		t.Errorf("patched: %v", s)
 	}
-	if req := e.nas.next(t); req.code != radius.CodeCoARequest || rfc2866.AcctSessionID_GetString(req.pkt) != "real-1" {
-		t.Errorf("NAS got %v", req.code)
+	if req := e.nas.Next(t); req.Code != radius.CodeCoARequest || rfc2866.AcctSessionID_GetString(req.Packet) != "real-1" {
+		t.Errorf("NAS got %v", req.Code)
 	}
 	cur := e.do(t, "GET", "/v1/devices/"+adminMAC+"/current", "").want(t, http.StatusOK).json(t)
 	if cur["id"] != id || cur["remaining_time_secs"] != 4200.0 {
 		t.Errorf("current: %v", cur)
 	}
 	e.do(t, "POST", "/v1/devices/"+adminMAC+"/disconnect", "").want(t, http.StatusOK)
-	if req := e.nas.next(t); req.code != radius.CodeDisconnectRequest {
-		t.Errorf("NAS got %v", req.code)
+	if req := e.nas.Next(t); req.Code != radius.CodeDisconnectRequest {
+		t.Errorf("NAS got %v", req.Code)
 	}
 	e.do(t, "DELETE", "/v1/sessions/"+id, "").want(t, http.StatusNoContent)
 	// Deleting the last session disconnects the device's NAS session.
-	if req := e.nas.next(t); req.code != radius.CodeDisconnectRequest {
-		t.Errorf("after delete, NAS got %v", req.code)
+	if req := e.nas.Next(t); req.Code != radius.CodeDisconnectRequest {
+		t.Errorf("after delete, NAS got %v", req.Code)
 	}
 	rs.Stop()
 	e.do(t, "GET", "/readyz", "", "Authorization", "").want(t, http.StatusServiceUnavailable)
