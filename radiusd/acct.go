@@ -12,6 +12,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/hotspot-radius/hsradius/radiusd/packet"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -45,12 +46,12 @@ type acctAttrs struct {
 	class []byte
 }
 
-// scanAcct reads p's attributes once.
-func scanAcct(p *radius.Packet) acctAttrs {
+// scanAcct reads the attributes of pkt (as packet.Check returned it) once,
+// without allocating (packet.Attrs).
+func scanAcct(pkt []byte) acctAttrs {
 	var a acctAttrs
 	var seen [4]uint64 // a bit per attribute type: its first is taken
-	for _, avp := range p.Attributes {
-		t, v := avp.Type, avp.Attribute
+	for t, v := range packet.Attrs(pkt) {
 		first := seen[t>>6]&(1<<(t&63)) == 0
 		seen[t>>6] |= 1 << (t & 63)
 		switch t {
@@ -120,12 +121,12 @@ func scanAcct(p *radius.Packet) acctAttrs {
 
 // account answers an Accounting-Request after its write succeeded. A nil
 // response means drop (store error, or malformed with err saying why).
-func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*response, error) {
+func (s *Server) account(nas *nasEntry, pkt []byte, src netip.AddrPort) (*response, error) {
 	now := s.now()
 	ack := func(outcome string) *response {
 		return &response{code: radius.CodeAccountingResponse, outcome: outcome}
 	}
-	a := scanAcct(p)
+	a := scanAcct(pkt)
 	if a.bad {
 		return nil, dropError{OutcomeMalformed, fmt.Errorf("Accounting-Request with attribute %d of %d octets, want 4", a.badType, a.badLen)}
 	}
@@ -163,6 +164,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		// Failed (15), tunnel events…: nothing to record for a hotspot.
 		return ack(OutcomeIgnored), nil
 	}
+	srcs := nas.srcStrings(src.Addr())
 	mac, _ := nas.device(a.callingStation, a.userName)
 	if mac == "" {
 		// Not a hotspot device (e.g. the NAS's own admin login): nothing to
@@ -176,7 +178,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 	id := string(a.sessionID)
 	ev := session.AcctEvent{
 		Kind:         kind,
-		NAS:          nas.acctNAS(src.Addr()),
+		NAS:          srcs.acctNAS,
 		SessionID:    id,
 		MAC:          mac,
 		SessionTime:  uint64(a.sessionTime),
@@ -186,7 +188,7 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 		Sent:         a.sent(now),
 		NASClock:     nasClock,
 		Now:          now,
-		NASAttrs:     a.nasAttrs(src),
+		NASAttrs:     a.nasAttrs(srcs.ip),
 		Class:        string(a.class),
 		Gigawords:    a.gigawords,
 		Policy:       nas.Acct,
@@ -212,13 +214,14 @@ func (s *Server) account(nas *nasEntry, p *radius.Packet, src netip.AddrPort) (*
 	return ack(OutcomeAccounted), nil
 }
 
-// nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA.
-func (a *acctAttrs) nasAttrs(src netip.AddrPort) session.NASAttrs {
+// nasAttrs keeps what identifies the NAS session in a later Disconnect/CoA;
+// srcIP is the packet's source address (srcStrings).
+func (a *acctAttrs) nasAttrs(srcIP string) session.NASAttrs {
 	n := session.NASAttrs{
 		UserName:         string(a.userName),
 		CallingStationID: string(a.callingStation),
 		NASIdentifier:    string(a.nasIdentifier),
-		SourceIP:         src.Addr().Unmap().String(),
+		SourceIP:         srcIP,
 	}
 	if len(a.framedIP) == 4 {
 		n.FramedIP = netip.AddrFrom4([4]byte(a.framedIP)).String()

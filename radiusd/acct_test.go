@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -357,7 +358,12 @@ func TestScanAcct(t *testing.T) {
 			}
 			p.Add(typ, value(typ))
 		}
-		got, want := scanAcct(&p), lookupAcct(&p, numbers)
+		p.Code, p.Secret = radius.CodeAccountingRequest, testSecret
+		pkt, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := scanAcct(pkt), lookupAcct(&p, numbers)
 		if got.bad {
 			got = acctAttrs{bad: true, badType: got.badType, badLen: got.badLen} // dropped: nothing else is read
 		}
@@ -411,4 +417,17 @@ func lookupAcct(p *radius.Packet, numbers []radius.Type) acctAttrs {
 		}
 	}
 	return a
+}
+
+// TestSrcStrings: the strings kept for the last source address are that
+// address's, whichever sources alternate.
+func TestSrcStrings(t *testing.T) {
+	n := &nasEntry{NAS: testNAS()} // 10.0.0.0/24: the identity names the address
+	for _, src := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.1", "::ffff:10.0.0.1", "10.0.0.1"} {
+		a := netip.MustParseAddr(src)
+		got := n.srcStrings(a)
+		if got.acctNAS != n.acctNAS(a) || got.ip != a.Unmap().String() {
+			t.Errorf("%s: %q %q, want %q %q", src, got.acctNAS, got.ip, n.acctNAS(a), a.Unmap().String())
+		}
+	}
 }

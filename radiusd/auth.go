@@ -1,7 +1,6 @@
 package radiusd
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"errors"
 	"strings"
@@ -62,10 +61,46 @@ func attrMAC(v []byte, suffix string) session.MAC {
 	return m
 }
 
-// attr is the value of p's first attribute of type t, nil when absent.
-func attr(p *radius.Packet, t radius.Type) []byte {
-	v, _ := p.Attributes.Lookup(t)
-	return v
+// authAttrs are the attributes authorize reads, gathered in one pass over
+// the packet (packet.Attrs, no allocation): of each type the first, as
+// layeh's Attributes.Lookup would give it; nil when absent.
+type authAttrs struct {
+	userName, callingStation   []byte
+	userPassword, chapPassword []byte
+	chapChallenge              []byte
+	eap                        bool
+}
+
+// scanAuth reads pkt's attributes once.
+func scanAuth(pkt []byte) authAttrs {
+	var a authAttrs
+	for t, v := range packet.Attrs(pkt) {
+		switch t {
+		case rfc2865.UserName_Type:
+			if a.userName == nil {
+				a.userName = v
+			}
+		case rfc2865.CallingStationID_Type:
+			if a.callingStation == nil {
+				a.callingStation = v
+			}
+		case rfc2865.UserPassword_Type:
+			if a.userPassword == nil {
+				a.userPassword = v
+			}
+		case rfc2865.CHAPPassword_Type:
+			if a.chapPassword == nil {
+				a.chapPassword = v
+			}
+		case rfc2865.CHAPChallenge_Type:
+			if a.chapChallenge == nil {
+				a.chapChallenge = v
+			}
+		case rfc2869.EAPMessage_Type:
+			a.eap = true
+		}
+	}
+	return a
 }
 
 // device finds the device a request or accounting packet is about, from its
@@ -94,33 +129,32 @@ func (n *nasEntry) device(callingStation, userName []byte) (session.MAC, string)
 
 // loginOK checks what the login style asks of User-Name and that the
 // request carries a credential. The string is the Reply-Message of a refusal.
-func (n *nasEntry) loginOK(p *radius.Packet, mac session.MAC) (bool, string) {
-	_, pap := p.Attributes.Lookup(rfc2865.UserPassword_Type)
-	_, chap := p.Attributes.Lookup(rfc2865.CHAPPassword_Type)
-	_, eap := p.Attributes.Lookup(rfc2869.EAPMessage_Type)
-	if !pap && !chap && !eap {
+func (n *nasEntry) loginOK(a *authAttrs, mac session.MAC) (bool, string) {
+	if a.userPassword == nil && a.chapPassword == nil && !a.eap {
 		return false, msgNoCredential
 	}
-	if n.Login == LoginMAC && attrMAC(attr(p, rfc2865.UserName_Type), n.MACSuffix) != mac {
+	if n.Login == LoginMAC && attrMAC(a.userName, n.MACSuffix) != mac {
 		return false, msgNotThisMAC
 	}
 	return true, ""
 }
 
-// authorize answers an Access-Request. A nil response means the store
-// failed: no answer, the NAS retries.
-func (s *Server) authorize(nas *nasEntry, p *radius.Packet) (*response, error) {
-	if nas.isVoucherLogin(p) {
-		return s.voucherLogin(nas, p)
+// authorize answers an Access-Request, pkt as packet.Check returned it. A
+// nil response means the store failed: no answer, the NAS retries.
+func (s *Server) authorize(nas *nasEntry, pkt []byte) (*response, error) {
+	a := scanAuth(pkt)
+	reqAuth := [16]byte(pkt[4:packet.HeaderLen])
+	if nas.isVoucherLogin(&a) {
+		return s.voucherLogin(nas, &a, reqAuth)
 	}
-	mac, why := nas.device(attr(p, rfc2865.CallingStationID_Type), attr(p, rfc2865.UserName_Type))
+	mac, why := nas.device(a.callingStation, a.userName)
 	if mac == "" {
 		return reject(why, OutcomeRejected), nil
 	}
-	if ok, why := nas.loginOK(p, mac); !ok {
+	if ok, why := nas.loginOK(&a, mac); !ok {
 		return reject(why, OutcomeRejected), nil
 	}
-	if !passwordOK(nas, p, mac) {
+	if !passwordOK(nas, &a, reqAuth, mac) {
 		return reject(msgBadPassword, OutcomeBadPassword), nil
 	}
 	ctx, cancel := s.storeCtx()
@@ -148,21 +182,21 @@ func reject(msg, outcome string) *response {
 }
 
 // passwordOK applies the NAS's password mode to PAP (User-Password) or
-// CHAP (CHAP-Password) credentials.
-func passwordOK(nas *nasEntry, p *radius.Packet, mac session.MAC) bool {
+// CHAP (CHAP-Password) credentials of a request whose Request
+// Authenticator is reqAuth.
+func passwordOK(nas *nasEntry, a *authAttrs, reqAuth [16]byte, mac session.MAC) bool {
 	switch nas.Password {
 	case PasswordAny:
 		return true
 	case PasswordFixed:
-		return checkPassword(p, func(pw []byte) bool {
+		return checkPassword(a, reqAuth, nas.Secret, func(pw []byte) bool {
 			return subtle.ConstantTimeCompare(pw, []byte(nas.FixedPassword)) == 1
-		}, [][]byte{[]byte(nas.FixedPassword)})
+		}, func() [][]byte { return [][]byte{[]byte(nas.FixedPassword)} })
 	case PasswordMAC:
-		spellings := macSpellings(mac, nas.MACSuffix)
-		return checkPassword(p, func(pw []byte) bool {
+		return checkPassword(a, reqAuth, nas.Secret, func(pw []byte) bool {
 			m, err := session.ParseMAC(strings.TrimSuffix(string(pw), nas.MACSuffix))
 			return err == nil && m == mac
-		}, spellings)
+		}, func() [][]byte { return macSpellings(mac, nas.MACSuffix) })
 	}
 	return false
 }
@@ -201,24 +235,26 @@ func macSpellings(mac session.MAC, suffix string) [][]byte {
 }
 
 // checkPassword verifies PAP with match, or CHAP against each candidate
-// clear-text password (CHAP cannot be reversed).
-func checkPassword(p *radius.Packet, match func([]byte) bool, candidates [][]byte) bool {
-	if _, ok := p.Attributes.Lookup(rfc2865.UserPassword_Type); ok {
-		pw, err := rfc2865.UserPassword_Lookup(p)
+// clear-text password (CHAP cannot be reversed; the candidates are made only
+// for CHAP).
+func checkPassword(a *authAttrs, reqAuth [16]byte, secret []byte, match func([]byte) bool, candidates func() [][]byte) bool {
+	if a.userPassword != nil {
+		var buf [128]byte
+		pw, err := packet.RevealUserPassword(&buf, a.userPassword, reqAuth, secret)
 		if err != nil {
 			return false
 		}
-		return match(bytes.TrimRight(pw, "\x00"))
+		return match(pw)
 	}
-	chap, ok := p.Attributes.Lookup(rfc2865.CHAPPassword_Type)
-	if !ok || len(chap) != 17 {
+	chap := a.chapPassword
+	if chap == nil || len(chap) != 17 {
 		return false
 	}
-	challenge := p.Authenticator[:]
-	if c, ok := p.Attributes.Lookup(rfc2865.CHAPChallenge_Type); ok {
-		challenge = c
+	challenge := reqAuth[:]
+	if a.chapChallenge != nil {
+		challenge = a.chapChallenge
 	}
-	for _, pw := range candidates {
+	for _, pw := range candidates() {
 		if packet.VerifyCHAP(chap, pw, challenge) {
 			return true
 		}

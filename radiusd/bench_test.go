@@ -137,9 +137,8 @@ func (c *replyConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 func BenchmarkRespCache(b *testing.B) {
 	reply := make([]byte, 60)
 	key := func(i int) cacheKey {
-		k := cacheKey{src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 16), byte(i >> 8)}), uint16(i)), l: Auth, id: byte(i)}
-		k.auth[0], k.auth[1], k.auth[2] = byte(i), byte(i>>8), byte(i>>16)
-		return k
+		auth := [16]byte{byte(i), byte(i >> 8), byte(i >> 16)}
+		return newCacheKey(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 16), byte(i >> 8)}), uint16(i)), Auth, byte(i), auth[:])
 	}
 	b.Run("new", func(b *testing.B) {
 		c := newRespCache(DefaultCacheTTL, DefaultCacheMax)

@@ -128,9 +128,9 @@ func TestInFlightDuplicate(t *testing.T) {
 }
 
 func key(port uint16, id byte, auth0 byte) cacheKey {
-	k := cacheKey{src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), id: id}
-	k.auth[0] = auth0
-	return k
+	var auth [16]byte
+	auth[0] = auth0
+	return newCacheKey(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), Auth, id, auth[:])
 }
 
 func TestRespCacheLifecycle(t *testing.T) {
@@ -220,7 +220,7 @@ func TestRespCacheEvict(t *testing.T) {
 	late := testNow.Add(time.Hour)
 	for i := range len(c.shards) {
 		k := key(uint16(i), 0xff, 0) // shard i
-		if got := c.shard(k); got != &c.shards[i] {
+		if got := c.shard(&k); got != &c.shards[i] {
 			t.Fatalf("key %d not in shard %d", i, i)
 		}
 		c.begin(k, late)
@@ -246,7 +246,7 @@ func TestRespCacheMax(t *testing.T) {
 	keys := []cacheKey{key(7, 1, 9), key(7, 2, 9), key(7, 3, 9), key(7, 4, 9)}
 	for _, k := range keys[:3] {
 		if _, st := c.begin(k, testNow); st != cacheNew {
-			t.Fatalf("begin %d: state %d", k.id, st)
+			t.Fatalf("begin %d: state %d", k.id[keyID], st)
 		}
 	}
 	if _, st := c.begin(keys[3], testNow); st != cacheNew {
@@ -327,4 +327,62 @@ func TestRespCacheShrinks(t *testing.T) {
 	if got := c.len(); got != 10 {
 		t.Errorf("%d entries, want the 10 live ones", got)
 	}
+}
+
+// TestRespCacheHashCollision: a request whose key hashes like a cached
+// other's is processed uncached, and its finish and abort leave the other's
+// entry alone.
+func TestRespCacheHashCollision(t *testing.T) {
+	c := newRespCache(10*time.Second, 1000)
+	a, b := key(7, 1, 9), key(7, 2, 9) // one shard
+	s := c.shard(&a)
+	c.begin(a, testNow)
+	// Make b's hash point at a's slot, as a collision would.
+	s.m[c.hash(&b)] = s.m[c.hash(&a)]
+	if _, st := c.begin(b, testNow); st != cacheNew {
+		t.Fatalf("colliding request: state %d, want new", st)
+	}
+	c.finish(b, []byte("b"), testNow)
+	c.abort(b)
+	if _, st := c.begin(a, testNow); st != cacheInFlight {
+		t.Fatalf("the other request after the collision's finish and abort: state %d, want in flight", st)
+	}
+	c.finish(a, []byte("a"), testNow)
+	if r, st := c.begin(a, testNow); st != cacheAnswered || string(r) != "a" {
+		t.Fatalf("the other request: %q, state %d; want its reply", r, st)
+	}
+}
+
+// TestRespCacheRef: finish and abort through the slot begin recorded in the
+// key reach that request's slot, and only while it lives.
+func TestRespCacheRef(t *testing.T) {
+	c := newRespCache(10*time.Second, 1<<20)
+	k := key(7, 1, 9)
+	if _, st := c.beginRef(&k, testNow); st != cacheNew || k.seq == 0 {
+		t.Fatalf("beginRef: state %d, seq %d; want new and a slot", st, k.seq)
+	}
+	c.finish(k, []byte("r"), testNow)
+	if r, st := c.begin(k, testNow); st != cacheAnswered || string(r) != "r" {
+		t.Fatalf("after finish by slot: %q, state %d", r, st)
+	}
+	// The entry expires while a second handler of the same key is in
+	// flight; a third copy takes a new slot; the second's finish (old slot)
+	// must not answer for the third.
+	old := key(7, 2, 9)
+	c.beginRef(&old, testNow)
+	again := key(7, 2, 9)
+	if _, st := c.beginRef(&again, testNow.Add(11*time.Second)); st != cacheNew || again.seq == old.seq {
+		t.Fatalf("after expiry: state %d, seq %d (old %d)", st, again.seq, old.seq)
+	}
+	c.finish(old, []byte("old"), testNow.Add(11*time.Second))
+	if _, st := c.begin(again, testNow.Add(11*time.Second)); st != cacheInFlight {
+		t.Fatalf("the old handler's finish answered the new copy: state %d", st)
+	}
+	// Slots evicted and compacted away: finish and abort of the old refs
+	// are harmless.
+	for i := range 5000 {
+		c.begin(key(7, byte(i), byte(i>>8)), testNow.Add(time.Hour))
+	}
+	c.finish(old, []byte("x"), testNow.Add(time.Hour))
+	c.abort(k)
 }

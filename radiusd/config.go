@@ -88,6 +88,9 @@ func (c *Config) SetDefaults() {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
+	if c.IOBatch <= 0 {
+		c.IOBatch = DefaultIOBatch
+	}
 	if c.StoreTimeout <= 0 {
 		c.StoreTimeout = DefaultStoreTimeout
 	}
@@ -139,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		k.add("max_in_flight", "%d: want at least 1", c.MaxInFlight)
+	}
+	if c.IOBatch < 1 || c.IOBatch > maxIOBatch {
+		k.add("io_batch", "%d: want 1 to %d (1: one datagram per system call)", c.IOBatch, maxIOBatch)
 	}
 	if c.StoreTimeout <= 0 {
 		k.add("store_timeout", "%v: must be above zero", c.StoreTimeout)

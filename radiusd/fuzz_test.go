@@ -262,8 +262,20 @@ func FuzzCheckFraming(f *testing.F) {
 		if mas > 1 || maOff != at {
 			t.Fatalf("%d Message-Authenticators, maOff %d, want %d", mas, maOff, at)
 		}
-		if _, err := radius.Parse(pkt, testSecret); err != nil {
+		p, err := radius.Parse(pkt, testSecret)
+		if err != nil {
 			t.Fatalf("accepted, but layeh cannot parse it: %v", err)
+		}
+		// The handlers' one-pass scan sees what layeh's parse sees.
+		k := 0
+		for typ, v := range packet.Attrs(pkt) {
+			if k >= len(p.Attributes) || typ != p.Attributes[k].Type || !bytes.Equal(v, p.Attributes[k].Attribute) {
+				t.Fatalf("packet.Attrs' attribute %d (%d %x) differs from layeh's %v", k, typ, v, p.Attributes)
+			}
+			k++
+		}
+		if k != len(p.Attributes) {
+			t.Fatalf("packet.Attrs yields %d attributes, layeh parses %d", k, len(p.Attributes))
 		}
 	})
 }

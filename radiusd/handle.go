@@ -74,12 +74,11 @@ func (s *Server) admitFrom(out sink, l Listener, nas *nasEntry, b []byte, src ne
 		s.drop(l, code, outcome, nas, src, err)
 		return task{}, false
 	}
-	key := cacheKey{src: src, l: l, id: pkt[1]}
+	key := newCacheKey(src, l, pkt[1], pkt[4:20])
 	if out.tls != nil {
-		key.conn = out.tls.id // RFC 6614 §2.6: duplicates are per connection
+		key.setConn(out.tls.id) // RFC 6614 §2.6: duplicates are per connection
 	}
-	copy(key.auth[:], pkt[4:20])
-	cached, state := s.cache.begin(key, start)
+	cached, state := s.cache.beginRef(&key, start)
 	switch state {
 	case cacheInFlight:
 		s.count(l, code, OutcomeDuplicate)
@@ -129,11 +128,13 @@ func (s *Server) handle(out sink, l Listener, nas *nasEntry, pkt []byte, maOff i
 func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src netip.AddrPort) ([]byte, string, error) {
 	code := radius.Code(pkt[0])
 	secret := nas.Secret
-	p, err := radius.Parse(pkt, secret)
-	if err != nil {
-		return nil, OutcomeMalformed, err
-	}
-	var r *response
+	// No radius.Parse: packet.Check has checked the framing, and the
+	// handlers read the attributes they need in one pass (packet.Attrs)
+	// without layeh's allocation per attribute.
+	var (
+		r   *response
+		err error
+	)
 	switch {
 	case code == radius.CodeStatusServer:
 		r = &response{outcome: OutcomeStatus, code: radius.CodeAccessAccept}
@@ -141,9 +142,9 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 			r.code = radius.CodeAccountingResponse
 		}
 	case code == radius.CodeAccessRequest:
-		r, err = s.authorize(nas, p)
+		r, err = s.authorize(nas, pkt)
 	default:
-		r, err = s.account(nas, p, src)
+		r, err = s.account(nas, pkt, src)
 	}
 	if r == nil {
 		var d dropError
@@ -158,12 +159,12 @@ func (s *Server) process(l Listener, nas *nasEntry, pkt []byte, maOff int, src n
 	// RFC 2865 §5.33: every Proxy-State of the request, in order, in the
 	// reply (after the Message-Authenticator, which EncodeReply puts first),
 	// so that a proxy in front of us can match its requests.
-	for _, a := range p.Attributes {
-		if a.Type == rfc2865.ProxyState_Type {
-			r.attrs = append(r.attrs, a)
+	for t, v := range packet.Attrs(pkt) {
+		if t == rfc2865.ProxyState_Type {
+			r.attrs = append(r.attrs, &radius.AVP{Type: t, Attribute: v})
 		}
 	}
-	b, err := packet.EncodeReply(r.code, p.Identifier, p.Authenticator, r.attrs, secret, withMA)
+	b, err := packet.EncodeReply(r.code, pkt[1], [16]byte(pkt[4:packet.HeaderLen]), r.attrs, secret, withMA)
 	if err != nil {
 		return nil, OutcomeMalformed, err
 	}
@@ -221,6 +222,9 @@ type response struct {
 	outcome string
 }
 
+// write sends a reply: on the NAS's RadSec connection, or on a batched UDP
+// listener (batchio.go) possibly with others, by this goroutine or by the
+// one sending when it is called.
 func (s *Server) write(out sink, b []byte, src netip.AddrPort) {
 	if out.tls != nil {
 		out.tls.send(b)
@@ -228,13 +232,23 @@ func (s *Server) write(out sink, b []byte, src netip.AddrPort) {
 	}
 	conn := out.pc
 	var err error
+	if bc, ok := conn.(*batchConn); ok {
+		bc.send(b, src)
+		return
+	}
 	if udp, ok := conn.(*net.UDPConn); ok {
 		_, err = udp.WriteToUDPAddrPort(b, src)
 	} else {
 		_, err = conn.WriteTo(b, net.UDPAddrFromAddrPort(src))
 	}
-	if err != nil && !s.closing.Load() {
-		s.warn.Warn().Err(err).Str("src", src.String()).Msg("write reply")
+	if err != nil {
+		s.writeFailed(err, src)
+	}
+}
+
+func (s *Server) writeFailed(err error, dst netip.AddrPort) {
+	if !s.closing.Load() {
+		s.warn.Warn().Err(err).Str("src", dst.String()).Msg("write reply")
 	}
 }
 

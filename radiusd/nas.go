@@ -367,6 +367,28 @@ type nasEntry struct {
 	// tls is the same NAS on RadSec: its secret is the RadSec secret
 	// (radsec.go); nil on the RadSec entry itself.
 	tls *nasEntry
+	// lastSrc keeps the strings of the source address of the last
+	// accounting packet (a NAS sends from one address): formatted once, not
+	// per packet.
+	lastSrc atomic.Pointer[srcStrings]
+}
+
+// srcStrings are what accounting writes of a source address: the NAS
+// identity (acctNAS) and the address as NASAttrs.SourceIP.
+type srcStrings struct {
+	addr    netip.Addr
+	acctNAS string
+	ip      string
+}
+
+// srcStrings returns src's strings, from lastSrc when src is the same.
+func (n *nasEntry) srcStrings(src netip.Addr) *srcStrings {
+	if p := n.lastSrc.Load(); p != nil && p.addr == src {
+		return p
+	}
+	p := &srcStrings{addr: src, acctNAS: n.acctNAS(src), ip: src.Unmap().String()}
+	n.lastSrc.Store(p)
+	return p
 }
 
 // newNASTable builds the table of a validated NAS list (Config.Validate

@@ -46,7 +46,9 @@ func hasProfile(nas *nasEntry, p Profile) bool { return slices.Contains(nas.Prof
 // so it is not sent one (a change of data limit disconnects it instead; see
 // movedDataLimit).
 func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, accept bool) radius.Attributes {
-	var p radius.Packet
+	// Room for every attribute of the usual reply and the Class and
+	// Proxy-State process adds: one allocation, not one per doubling.
+	p := radius.Packet{Attributes: make(radius.Attributes, 0, limitAttrsCap)}
 	if l.HasTimeout {
 		t := l.SessionTimeout
 		if t == 0 {
@@ -114,6 +116,11 @@ func (s *Server) limitAttrs(nas *nasEntry, l session.Limits, now time.Time, acce
 	}
 	return p.Attributes
 }
+
+// limitAttrsCap is the capacity limitAttrs gives its list: the RFC timers
+// (3), Class, a Proxy-State and the speed and data attributes of two
+// profiles.
+const limitAttrsCap = 12
 
 // mbit formats a MikroTik rate: 0 means unlimited in that direction.
 func mbit(v uint64) string {

@@ -73,6 +73,10 @@ type Config struct {
 	CacheMax int
 	// MaxInFlight bounds concurrent requests; beyond it packets are dropped.
 	MaxInFlight int
+	// IOBatch is the most datagrams a UDP listener reads or sends with one
+	// system call (recvmmsg, sendmmsg; batchio.go); 1 reads and sends one
+	// at a time. Default DefaultIOBatch.
+	IOBatch int
 	// StoreTimeout bounds one store call; keep it below the NAS's retry
 	// interval.
 	StoreTimeout time.Duration
@@ -109,9 +113,13 @@ type Server struct {
 	work     chan task     // to an idle worker; never closed
 	quit     chan struct{} // closed by Shutdown: workers exit
 	quitOnce sync.Once
-	workers  sync.WaitGroup
-	nworkers atomic.Int64
-	maxWork  int64
+	// sweep is closed, and replaced, at the end of each workerIdle period
+	// (startSweeper).
+	sweep       atomic.Pointer[chan struct{}]
+	sweeperOnce sync.Once
+	workers     sync.WaitGroup
+	nworkers    atomic.Int64
+	maxWork     int64
 
 	enf     *enforcer    // nil when enforcement is off
 	rs      *radsecState // nil when RadSec is off (radsec.go)
@@ -169,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("radiusd: %w", err)
 		}
 	}
-	return &Server{
+	srv := &Server{
 		rs:      rs,
 		classes: cls,
 		enf:     enf,
@@ -186,7 +194,10 @@ func New(cfg Config) (*Server, error) {
 		conns:   map[net.PacketConn]struct{}{},
 
 		maxWork: int64(min(cfg.MaxInFlight, maxWorkers)),
-	}, nil
+	}
+	sweep := make(chan struct{})
+	srv.sweep.Store(&sweep)
+	return srv, nil
 }
 
 // storeCtx returns the context for one store call: never cancelled by

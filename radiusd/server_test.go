@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -291,6 +292,41 @@ func TestWorkers(t *testing.T) {
 	}
 	if err := e.srv.Shutdown(context.Background()); err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := e.srv.nworkers.Load(); got != 0 {
+		t.Errorf("%d workers left after Shutdown", got)
+	}
+}
+
+// TestIdleWorkersExit: a worker that gets no task for a whole idle period
+// exits (the periods are the sweeper's; here ended by hand), one that had a
+// task stays for the next period.
+func TestIdleWorkersExit(t *testing.T) {
+	e := newEnv(t)
+	e.store.put(sess(1, session.TypeTime, nil))
+	req := accessRequest(t, callingStation("aabbccddeeff"))
+	e.srv.receive(e.conn, Auth, req, testSrc)
+	e.srv.wg.Wait()
+	if got := e.srv.nworkers.Load(); got != 1 {
+		t.Fatalf("workers after one packet: %d, want 1", got)
+	}
+	for i := 0; i < 1000 && e.srv.nworkers.Load() > 0; i++ {
+		e.srv.endIdlePeriod()
+		for range 100 {
+			runtime.Gosched()
+		}
+	}
+	if got := e.srv.nworkers.Load(); got != 0 {
+		t.Fatalf("an idle worker still there after 1000 idle periods (%d workers)", got)
+	}
+	// A new packet gets a new worker, and is answered.
+	e.srv.receive(e.conn, Auth, accessRequest(t, withID(9), callingStation("aabbccddeeff")), testSrc)
+	e.srv.wg.Wait()
+	if got := e.conn.count(); got != 2 {
+		t.Errorf("%d replies, want 2", got)
+	}
+	if err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if got := e.srv.nworkers.Load(); got != 0 {
 		t.Errorf("%d workers left after Shutdown", got)

@@ -46,13 +46,13 @@ var voucherOutcomes = []string{VoucherAccepted, VoucherRateLimited, VoucherBadPa
 // isVoucherLogin reports whether an Access-Request of a NAS is a voucher
 // login: always with login voucher; with mac_or_voucher unless User-Name is
 // the device's MAC.
-func (n *nasEntry) isVoucherLogin(p *radius.Packet) bool {
+func (n *nasEntry) isVoucherLogin(a *authAttrs) bool {
 	switch n.Login {
 	case LoginVoucher:
 		return true
 	case LoginMACOrVoucher:
-		csid := attrMAC(attr(p, rfc2865.CallingStationID_Type), "")
-		return csid == "" || attrMAC(attr(p, rfc2865.UserName_Type), n.MACSuffix) != csid
+		csid := attrMAC(a.callingStation, "")
+		return csid == "" || attrMAC(a.userName, n.MACSuffix) != csid
 	}
 	return false
 }
@@ -69,13 +69,13 @@ func (s *Server) countVoucher(outcome string) {
 // rate-limited per NAS entry and per device. A nil response means the
 // store failed: no answer, the NAS retries (and the retry redeems the same
 // session).
-func (s *Server) voucherLogin(nas *nasEntry, p *radius.Packet) (*response, error) {
-	mac := attrMAC(attr(p, rfc2865.CallingStationID_Type), "")
+func (s *Server) voucherLogin(nas *nasEntry, a *authAttrs, reqAuth [16]byte) (*response, error) {
+	mac := attrMAC(a.callingStation, "")
 	if mac == "" {
 		s.countVoucher(VoucherRejectedNoMAC)
 		return reject(msgNoMAC, OutcomeRejected), nil
 	}
-	if ok, why := nas.loginOK(p, mac); !ok {
+	if ok, why := nas.loginOK(a, mac); !ok {
 		s.countVoucher(VoucherBadPassword)
 		return reject(why, OutcomeRejected), nil
 	}
@@ -84,14 +84,14 @@ func (s *Server) voucherLogin(nas *nasEntry, p *radius.Packet) (*response, error
 		s.countVoucher(VoucherRateLimited)
 		return reject(msgVoucherRateLimited, OutcomeRejected), nil
 	}
-	typed := string(attr(p, rfc2865.UserName_Type))
+	typed := string(a.userName)
 	fail := func(msg, outcome, packetOutcome string) (*response, error) {
 		s.vlimit.fail(nas.Name, string(mac), now)
 		s.countVoucher(outcome)
 		s.log.Debug().Str("nas", nas.Name).Str("mac", mac.String()).Str("outcome", outcome).Msg("voucher login refused")
 		return reject(msg, packetOutcome), nil
 	}
-	if nas.VoucherPassword != VoucherPasswordAny && !voucherPasswordOK(p, typed) {
+	if nas.VoucherPassword != VoucherPasswordAny && !voucherPasswordOK(a, reqAuth, nas.Secret, typed) {
 		return fail(msgVoucherPassword, VoucherBadPassword, OutcomeBadPassword)
 	}
 	ctx, cancel := s.storeCtx()
@@ -166,16 +166,16 @@ func voucherRefusal(err error) string {
 // User-Name: for PAP, equal once both are normalised (case, spaces and
 // dashes aside); for CHAP, the digest of the code as typed, of its
 // normalised form or of that in lower case (CHAP cannot be normalised).
-func voucherPasswordOK(p *radius.Packet, typed string) bool {
+func voucherPasswordOK(a *authAttrs, reqAuth [16]byte, secret []byte, typed string) bool {
 	code, ok := voucher.Normalize(typed)
 	if !ok {
 		code = strings.TrimSpace(typed)
 	}
-	return checkPassword(p, func(pw []byte) bool {
+	return checkPassword(a, reqAuth, secret, func(pw []byte) bool {
 		got, ok := voucher.Normalize(string(pw))
 		if !ok {
 			got = string(bytes.TrimSpace(pw))
 		}
 		return code != "" && subtle.ConstantTimeCompare([]byte(got), []byte(code)) == 1
-	}, [][]byte{[]byte(typed), []byte(code), []byte(strings.ToLower(code))})
+	}, func() [][]byte { return [][]byte{[]byte(typed), []byte(code), []byte(strings.ToLower(code))} })
 }

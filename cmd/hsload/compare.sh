@@ -21,13 +21,18 @@
 #      concurrency, devices, duration), so drift hits all peers alike;
 #   4. checks accounting exactness under full load: hsload -mode mix against
 #      our server, then Redis's consumption totals against hsload's totals;
-#   5. prints medians (min–max) and the ratios: our req/s ÷ FreeRADIUS req/s,
+#   5. prints medians (min–max), the server's CPU µs per answered packet
+#      (its CPU share over the run × 10^4 ÷ req/s), and the ratios: our req/s ÷ FreeRADIUS req/s,
 #      our p99 ÷ FreeRADIUS p99, our req/s ÷ echo req/s.
 #
 # Knobs (environment): MODES="auth acct-interim mixed" RUNS=3 DUR=10s C=64
 #   USERS=10000 PEERS="ours fr echo" MEMORY=0 PROFILE=0 (1: CPU profile of our
 #   server during the first run of each mode, into $WORKDIR/profiles)
 #   WORKDIR (default $TMPDIR/hsradius-compare) BENCH (default ../shared/bench)
+#   IO_BATCH (our radius.io_batch; default: the server's, 1: no recvmmsg/sendmmsg)
+#   RATE (requests/s offered, radload -rate; default 0: as fast as answered).
+#   A fixed RATE below every peer's capacity makes the CPU µs/packet column
+#   comparable between runs on a busy box, where req/s is not.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -41,6 +46,8 @@ USERS=${USERS:-10000}
 PEERS=${PEERS:-"ours fr echo"}
 MEMORY=${MEMORY:-0}
 PROFILE=${PROFILE:-0}
+IO_BATCH=${IO_BATCH:-}
+RATE=${RATE:-0}
 SECRET=testing123
 REDIS_PORT=26379
 AUTH_PORT=22812
@@ -137,6 +144,7 @@ nas:
     global_up_mbits: 2
     coa_port: 0
 EOF
+	if [ -n "$IO_BATCH" ]; then printf 'radius:\n  io_batch: %s\n' "$IO_BATCH" >>"$RUN/radiusd.yaml"; fi
 	"$BIN/radiusd" -config "$RUN/radiusd.yaml" 2>"$RUN/radiusd.log" &
 	OURS_PID=$!
 	PIDS+=("$OURS_PID")
@@ -219,7 +227,7 @@ load() { # peer mode run
 		prof=$!
 	fi
 	# shellcheck disable=SC2086
-	"$BIN/radload" -mode "$mode" -host 127.0.0.1 $ports -secret $SECRET -c "$C" -n 0 -d "$DUR" -t 2s -r 2 \
+	"$BIN/radload" -mode "$mode" -host 127.0.0.1 $ports -secret $SECRET -c "$C" -n 0 -d "$DUR" -t 2s -r 2 -rate "$RATE" \
 		-users "$USERS" -pids "$pids" -label "peer=$peer,run=$r" >"$RUN/last.txt" 2>&1 || true
 	[ -n "$prof" ] && wait "$prof" || true
 	cat "$RUN/last.txt" >>"$RES/full.txt"
@@ -298,8 +306,10 @@ names = {"ours": "hsradius", "fr": "FreeRADIUS redislua", "echo": "echo ceiling"
 def med(runs, key):
     v = sorted(float(r[key]) for r in runs)
     return statistics.median(v), v[0], v[-1]
-print(f"| mode | server | req/s median (min–max) | p50 ms | p99 ms (min–max) | timeouts | CPU server % | CPU redis % |")
-print("|---|---|---|---|---|---|---|---|")
+# CPU per packet: the server process's CPU time over the run (its share, 100 =
+# one core, times the run's length) divided by the packets it answered.
+print(f"| mode | server | req/s median (min–max) | p50 ms | p99 ms (min–max) | timeouts | CPU server % | CPU redis % | server CPU µs/packet |")
+print("|---|---|---|---|---|---|---|---|---|")
 ratios = []
 for mode in sys.argv[2].split():
     m = {}
@@ -313,8 +323,10 @@ for mode in sys.argv[2].split():
         to = sum(int(r["timeouts"]) for r in runs)
         cs = med(runs, "cpu_server")[0] if "cpu_server" in runs[0] else float("nan")
         cr = med(runs, "cpu_redis")[0] if "cpu_redis" in runs[0] else float("nan")
+        us = statistics.median(float(r["cpu_server"]) * 1e4 / float(r["rps"]) for r in runs) \
+            if "cpu_server" in runs[0] and all(float(r["rps"]) > 0 for r in runs) else float("nan")
         m[peer] = (rps, p99)
-        print(f"| {mode} | {names[peer]} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.2f} | {p99:.2f} ({p99lo:.2f}–{p99hi:.2f}) | {to} | {cs:.0f} | {cr:.0f} |")
+        print(f"| {mode} | {names[peer]} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.2f} | {p99:.2f} ({p99lo:.2f}–{p99hi:.2f}) | {to} | {cs:.0f} | {cr:.0f} | {us:.1f} |")
     r = [mode]
     if "ours" in m and "fr" in m:
         r.append(f"req/s {m['ours'][0] / m['fr'][0]:.2f}× FreeRADIUS, p99 {m['ours'][1] / m['fr'][1]:.2f}× FreeRADIUS's")
@@ -332,7 +344,7 @@ main() {
 	rm -f "$RES/results.txt" "$RES/full.txt" "$RES/summary.txt"
 	{
 		echo "compare.sh $(date -u +%FT%TZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-		echo "MODES=\"$MODES\" RUNS=$RUNS DUR=$DUR C=$C USERS=$USERS PEERS=\"$PEERS\"; commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		echo "MODES=\"$MODES\" RUNS=$RUNS DUR=$DUR C=$C USERS=$USERS PEERS=\"$PEERS\" RATE=$RATE IO_BATCH=${IO_BATCH:-default}; commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	} | tee "$RES/summary.txt"
 	has_peer ours && start_ours
 	has_peer fr && start_fr

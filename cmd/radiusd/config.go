@@ -115,6 +115,7 @@ type radiusFile struct {
 	IdleTimeout         string `yaml:"idle_timeout"`
 	ResponseCacheTTL    string `yaml:"response_cache_ttl"`
 	MaxInFlight         int    `yaml:"max_in_flight"`
+	IOBatch             int    `yaml:"io_batch"`
 	StoreTimeout        string `yaml:"store_timeout"`
 	// Failed voucher logins allowed a minute per device and per NAS entry
 	// (README.md, "Vouchers").
@@ -198,6 +199,7 @@ func defaultFile() fileConfig {
 			IdleTimeout:         srv.IdleTimeout.String(),
 			ResponseCacheTTL:    srv.CacheTTL.String(),
 			MaxInFlight:         srv.MaxInFlight,
+			IOBatch:             srv.IOBatch,
 			StoreTimeout:        srv.StoreTimeout.String(),
 
 			VoucherFailuresPerDevice: srv.VoucherLimits.PerDevice,
@@ -419,6 +421,7 @@ func resolve(fc *fileConfig, getenv func(string) string, p *problems, demo bool)
 	srv.IdleTimeout = r.duration("radius.idle_timeout", fc.Radius.IdleTimeout)
 	srv.CacheTTL = r.duration("radius.response_cache_ttl", fc.Radius.ResponseCacheTTL)
 	srv.MaxInFlight = fc.Radius.MaxInFlight
+	srv.IOBatch = fc.Radius.IOBatch
 	srv.StoreTimeout = r.duration("radius.store_timeout", fc.Radius.StoreTimeout)
 	srv.VoucherLimits.PerDevice = fc.Radius.VoucherFailuresPerDevice
 	srv.VoucherLimits.PerNAS = fc.Radius.VoucherFailuresPerNAS

@@ -113,6 +113,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"cache ttl too short", minimal + "radius: {response_cache_ttl: 2s}\n", nil, []string{"radius.response_cache_ttl: 2s: want 5s to 30s"}},
 		{"cache ttl too long", minimal + "radius: {response_cache_ttl: 1m}\n", nil, []string{"radius.response_cache_ttl: 1m0s: want 5s to 30s"}},
 		{"max in flight", minimal + "radius: {max_in_flight: 0}\n", nil, []string{"radius.max_in_flight: 0: want at least 1"}},
+		{"io batch", minimal + "radius: {io_batch: 0}\n", nil, []string{"radius.io_batch: 0: want 1 to 1024"}},
 		{"listen without port", minimal + "listen: {auth: [\"1812\"]}\n", nil, []string{`listen.auth[0]: "1812": want host:port`}},
 		{"listen bad port", minimal + "listen: {acct: [\"127.0.0.1:radius\"]}\n", nil, []string{`listen.acct[0]: "127.0.0.1:radius": port "radius"`}},
 		{"listen port 0", minimal + "listen: {acct: [\"127.0.0.1:0\"]}\n", nil, []string{`listen.acct[0]: "127.0.0.1:0"`}},

@@ -12,6 +12,7 @@ package packet
 import (
 	"encoding/binary"
 	"errors"
+	"iter"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -87,4 +88,24 @@ func Check(b []byte) (pkt []byte, maOff int, err error) {
 		i += l
 	}
 	return pkt, maOff, nil
+}
+
+// Attrs yields the type and value of each attribute of pkt, a packet as
+// Check returned it, in order; each value is a slice of pkt (not a copy).
+// One pass, no allocation: the request handlers read what they need in a
+// single scan instead of building layeh's Attributes (an allocation per
+// attribute).
+func Attrs(pkt []byte) iter.Seq2[radius.Type, []byte] {
+	return func(yield func(radius.Type, []byte) bool) {
+		for i := HeaderLen; i+2 <= len(pkt); {
+			l := int(pkt[i+1])
+			if l < 2 || i+l > len(pkt) {
+				return // Check refuses such a packet; never read past it
+			}
+			if !yield(radius.Type(pkt[i]), pkt[i+2:i+l:i+l]) {
+				return
+			}
+			i += l
+		}
+	}
 }

@@ -382,3 +382,88 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestAttrs: Attrs yields what layeh's ParseAttributes finds in a packet
+// Check accepted, in order, and stops at framing Check would refuse.
+func TestAttrs(t *testing.T) {
+	p := radius.New(radius.CodeAccessRequest, testSecret)
+	for i := range 40 {
+		p.Add(radius.Type(i%7+1), bytes.Repeat([]byte{byte(i)}, i%9)) // values of 0 to 8 octets
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt, _, err := Check(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := radius.ParseAttributes(pkt[HeaderLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for typ, v := range Attrs(pkt) {
+		if i >= len(want) || typ != want[i].Type || !bytes.Equal(v, want[i].Attribute) {
+			t.Fatalf("attribute %d: %d %x, want %v", i, typ, v, want[i:min(i+1, len(want))])
+		}
+		if cap(v) != len(v) {
+			t.Errorf("attribute %d: capacity %d beyond its %d octets: an append would overwrite the next", i, cap(v), len(v))
+		}
+		i++
+	}
+	if i != len(want) {
+		t.Errorf("%d attributes, want %d", i, len(want))
+	}
+	// Framing cut short: no read beyond it, no panic.
+	short := append(bytes.Clone(pkt[:HeaderLen]), 1, 9, 'a')
+	for range Attrs(short) {
+		t.Error("an attribute from a cut packet")
+	}
+	// Stopping early.
+	for range Attrs(pkt) {
+		break
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, v := range Attrs(pkt) {
+			_ = v
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per scan, want 0", n)
+	}
+}
+
+// TestRevealUserPassword: what AppendUserPassword hides, and what layeh
+// hides, comes back as layeh's radius.UserPassword reads it.
+func TestRevealUserPassword(t *testing.T) {
+	auth := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	for _, pw := range []string{"", "a", "aabbccddeeff", "exactly16octets!", "seventeen octets!", string(bytes.Repeat([]byte{'x'}, 128)), "nul\x00inside"} {
+		hidden, err := AppendUserPassword(nil, []byte(pw), auth, testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hidden = hidden[2:]
+		var buf [128]byte
+		got, err := RevealUserPassword(&buf, hidden, auth, testSecret)
+		if err != nil {
+			t.Fatalf("%q: %v", pw, err)
+		}
+		want, err := radius.UserPassword(hidden, testSecret, auth[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%q: revealed %q, layeh %q", pw, got, want)
+		}
+	}
+	for _, n := range []int{0, 15, 17, 144} {
+		var buf [128]byte
+		if _, err := RevealUserPassword(&buf, make([]byte, n), auth, testSecret); err == nil {
+			t.Errorf("a hidden password of %d octets accepted", n)
+		}
+	}
+	var buf [128]byte
+	if _, err := RevealUserPassword(&buf, make([]byte, 16), auth, nil); err == nil {
+		t.Error("an empty secret accepted")
+	}
+}

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/subtle"
 	"errors"
@@ -64,4 +65,36 @@ func AppendUserPassword(b, password []byte, reqAuth [16]byte, secret []byte) ([]
 		}
 	})
 	return b, nil
+}
+
+var errPasswordHidden = errors.New("packet: User-Password not 16 to 128 octets in blocks of 16 (RFC 2865 §5.2)")
+
+// RevealUserPassword returns the clear text of a User-Password value
+// hidden with secret under the Request Authenticator reqAuth (RFC 2865
+// §5.2), written into dst, up to its first zero octet (the padding), as
+// layeh's radius.UserPassword reads it, without allocating.
+func RevealUserPassword(dst *[maxPassword]byte, hidden []byte, reqAuth [16]byte, secret []byte) ([]byte, error) {
+	if len(hidden) < 16 || len(hidden) > maxPassword || len(hidden)%16 != 0 {
+		return nil, errPasswordHidden
+	}
+	if len(secret) == 0 {
+		return nil, errors.New("packet: empty secret")
+	}
+	withScratch(func(buf *[scratchLen]byte) {
+		prev := reqAuth[:]
+		for i := 0; i < len(hidden); i += 16 {
+			m := append(buf[:0], secret...)
+			m = append(m, prev...)
+			k := md5.Sum(m)
+			for j := range 16 {
+				dst[i+j] = hidden[i+j] ^ k[j]
+			}
+			prev = hidden[i : i+16]
+		}
+	})
+	pw := dst[:len(hidden)]
+	if i := bytes.IndexByte(pw, 0); i >= 0 {
+		pw = pw[:i]
+	}
+	return pw, nil
 }
