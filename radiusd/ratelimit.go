@@ -7,9 +7,10 @@ import (
 
 // VoucherLimits bound the failed voucher logins of one NAS entry and of one
 // device (README.md, "Vouchers"): token buckets that refill PerNAS and
-// PerDevice tokens a minute and hold as many; each failure takes one, and a
-// voucher login with no token left in either bucket is refused without a
-// store lookup. Successful logins take none.
+// PerDevice tokens a minute and hold as many; each voucher login takes one
+// before its lookup and gives it back unless it fails, and a voucher login
+// with no token left in either bucket is refused without a store lookup.
+// Successful logins cost none.
 type VoucherLimits struct {
 	PerDevice int // failures a minute per device MAC (default 5)
 	PerNAS    int // failures a minute per NAS entry (default 30)
@@ -76,36 +77,47 @@ func newVoucherLimiter(l VoucherLimits) *voucherLimiter {
 	return &voucherLimiter{lim: l, nas: map[string]bucket{}, devices: map[string]bucket{}}
 }
 
-// allow reports whether the NAS and the device each have a token left.
-func (v *voucherLimiter) allow(nas, mac string, now time.Time) bool {
+// take reserves a failure: it takes a token from the NAS's and the
+// device's buckets when both have one, and reports whether they had. The
+// check and the count are one step, so concurrent logins cannot all pass
+// the check before the first failure is counted; a login that does not
+// fail gives its tokens back (refund).
+func (v *voucherLimiter) take(nas, mac string, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if b, ok := v.nas[nas]; ok && b.level(now, v.lim.PerNAS) < 1 {
-		return false
-	}
-	if b, ok := v.devices[mac]; ok && b.level(now, v.lim.PerDevice) < 1 {
-		return false
-	}
-	return true
-}
-
-// fail takes a token from the NAS's and the device's buckets.
-func (v *voucherLimiter) fail(nas, mac string, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	take := func(m map[string]bucket, key string, rate int) {
-		b, ok := m[key]
-		level := float64(rate)
-		if ok {
-			level = b.level(now, rate)
+	level := func(m map[string]bucket, key string, rate int) float64 {
+		if b, ok := m[key]; ok {
+			return b.level(now, rate)
 		}
-		m[key] = bucket{tokens: max(level-1, 0), at: now}
+		return float64(rate)
 	}
-	take(v.nas, nas, v.lim.PerNAS)
+	ln, ld := level(v.nas, nas, v.lim.PerNAS), level(v.devices, mac, v.lim.PerDevice)
+	if ln < 1 || ld < 1 {
+		return false
+	}
+	v.nas[nas] = bucket{tokens: ln - 1, at: now}
 	if _, known := v.devices[mac]; !known && len(v.devices) >= v.lim.MaxDevices {
 		v.evict(now)
 	}
-	take(v.devices, mac, v.lim.PerDevice)
+	v.devices[mac] = bucket{tokens: ld - 1, at: now}
+	return true
+}
+
+// refund gives back the tokens take took for a login that did not fail.
+func (v *voucherLimiter) refund(nas, mac string, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	give := func(m map[string]bucket, key string, rate int) {
+		if b, ok := m[key]; ok {
+			at := now
+			if b.at.After(now) { // another take since, on a clock stepped back
+				at = b.at
+			}
+			m[key] = bucket{tokens: min(b.level(now, rate)+1, float64(rate)), at: at}
+		}
+	}
+	give(v.nas, nas, v.lim.PerNAS)
+	give(v.devices, mac, v.lim.PerDevice)
 }
 
 // evict forgets the devices whose bucket has refilled (they carry no

@@ -14,32 +14,38 @@ func TestVoucherLimiter(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newVoucherLimiter(VoucherLimits{PerDevice: 2, PerNAS: 3, MaxDevices: 8})
 	for i := range 2 {
-		if !l.allow("nas", "a", t0) {
+		if !l.take("nas", "a", t0) {
 			t.Fatalf("failure %d refused before the limit", i)
 		}
-		l.fail("nas", "a", t0)
 	}
-	if l.allow("nas", "a", t0) {
+	if l.take("nas", "a", t0) {
 		t.Error("device a allowed after 2 failures (limit 2)")
 	}
-	if !l.allow("nas", "b", t0) {
+	if !l.take("nas", "b", t0) {
 		t.Error("device b refused: only a failed")
 	}
-	l.fail("nas", "b", t0)
-	if l.allow("nas", "c", t0) {
+	if l.take("nas", "c", t0) {
 		t.Error("the NAS allowed after 3 failures (limit 3)")
 	}
+	// A login that did not fail gives its tokens back.
+	l.refund("nas", "b", t0)
+	if !l.take("nas", "b", t0) {
+		t.Error("device b refused after a refund")
+	}
 	// Half a minute later the NAS has 1.5 tokens, device a 1.
-	if !l.allow("nas", "a", t0.Add(30*time.Second)) {
+	if !l.take("nas", "a", t0.Add(30*time.Second)) {
 		t.Error("device a still refused after the refill")
 	}
 	// A clock stepped back refills nothing.
-	if l.allow("nas", "c", t0.Add(-time.Hour)) {
+	if l.take("nas", "c", t0.Add(-time.Hour)) {
 		t.Error("a clock stepped back refilled the NAS")
 	}
 	// The devices remembered stay bounded.
+	l = newVoucherLimiter(VoucherLimits{PerDevice: 2, PerNAS: 1000, MaxDevices: 8})
 	for i := range 100 {
-		l.fail("other", fmt.Sprint(i), t0)
+		if !l.take("nas", fmt.Sprint(i), t0) {
+			t.Fatalf("device %d refused", i)
+		}
 	}
 	if n := l.size(); n > 8 {
 		t.Errorf("%d devices remembered, want at most 8", n)

@@ -80,13 +80,21 @@ func (s *Server) voucherLogin(nas *nasEntry, a *authAttrs, reqAuth [16]byte) (*r
 		return reject(why, OutcomeRejected), nil
 	}
 	now := s.now()
-	if !s.vlimit.allow(nas.Name, string(mac), now) {
+	// The failure is counted before the lookup, and given back unless the
+	// login fails: concurrent guesses cannot all pass the limit at once.
+	if !s.vlimit.take(nas.Name, string(mac), now) {
 		s.countVoucher(VoucherRateLimited)
 		return reject(msgVoucherRateLimited, OutcomeRejected), nil
 	}
+	refund := true
+	defer func() {
+		if refund {
+			s.vlimit.refund(nas.Name, string(mac), now)
+		}
+	}()
 	typed := string(a.userName)
 	fail := func(msg, outcome, packetOutcome string) (*response, error) {
-		s.vlimit.fail(nas.Name, string(mac), now)
+		refund = false
 		s.countVoucher(outcome)
 		s.log.Debug().Str("nas", nas.Name).Str("mac", mac.String()).Str("outcome", outcome).Msg("voucher login refused")
 		return reject(msg, packetOutcome), nil
