@@ -24,7 +24,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 const e2eSecret = "testing123"

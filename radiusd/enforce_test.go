@@ -31,7 +31,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // Enforcement in these tests: short timers, so that a timed-out request

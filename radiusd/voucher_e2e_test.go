@@ -20,7 +20,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // voucherBatch makes a plan and a batch of n codes in store.

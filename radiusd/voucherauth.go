@@ -10,7 +10,7 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // Reply-Messages of voucher logins: short, for a captive portal to show.

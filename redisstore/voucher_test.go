@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 var _ voucher.Store = (*Store)(nil)

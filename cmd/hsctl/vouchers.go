@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // The plan and voucher commands call the voucher.Manager that the admin API

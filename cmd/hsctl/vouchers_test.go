@@ -9,7 +9,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
-	"github.com/hotspot-radius/hsradius/voucher/vouchertest"
+	"github.com/hotspot-radius/hsradius/session/voucher/vouchertest"
 )
 
 // rePlanFlag is the flag (or NAME) a plan create error names first.

@@ -54,6 +54,9 @@ func demoConfig(o options, getenv func(string) string) (*Config, error) {
 		GlobalUpMbits:               2,
 		RequireMessageAuthenticator: "no",
 		Password:                    "any",
+		// A MAC login (User-Name = the MAC) as in the README's first lines,
+		// anything else a voucher code typed with itself as the password.
+		Login: "mac_or_voucher",
 		// radclient answers no Disconnect/CoA: the demo sends none, so an
 		// admin PATCH answers at once instead of waiting 3 × 2 s for nothing.
 		CoAPort: new(int),

@@ -27,7 +27,7 @@ import (
 	"github.com/hotspot-radius/hsradius/radiusd/metric/prom"
 	"github.com/hotspot-radius/hsradius/redisstore"
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM.
@@ -494,7 +494,7 @@ func (n nasLog) MarshalZerologObject(e *zerolog.Event) {
 		}
 		e.Str("voucher_password", vp.String())
 	}
-	e.Str("accounting_updates", n.Acct.Updates.String()).Dur("retransmit_window", n.Acct.RetransmitWindow).
+	e.Str("accounting_updates", n.Acct.Updates.String()).Str("retransmit_window", n.Acct.RetransmitWindow.String()).
 		Str("counter_wrap", map[bool]string{true: "wrap", false: "reset"}[n.Acct.Wrap32])
 	if nn := radiusd.NAS(n); nn.CertIdentified() {
 		e.Strs("radsec_names", n.RadSec.Names).Int("radsec_fingerprints", len(n.RadSec.Fingerprints))

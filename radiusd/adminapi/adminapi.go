@@ -33,7 +33,7 @@ import (
 
 	"github.com/hotspot-radius/hsradius/radiusd"
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // DynAuth is what the API needs from the RADIUS server: telling a device's

@@ -31,7 +31,7 @@ import (
 	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 	"github.com/hotspot-radius/hsradius/session/sessiontest"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 const (

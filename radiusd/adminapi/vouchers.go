@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // batchTimeout bounds the endpoints that touch every code of a batch.

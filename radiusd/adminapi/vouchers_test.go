@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hotspot-radius/hsradius/voucher/vouchertest"
+	"github.com/hotspot-radius/hsradius/session/voucher/vouchertest"
 )
 
 // TestAdminVouchers walks the voucher workflow through the API: a plan, a

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/hotspot-radius/hsradius/session/sessiontest"
-	"github.com/hotspot-radius/hsradius/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher"
 )
 
 // WantOK marks a case that is accepted.

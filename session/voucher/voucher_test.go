@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hotspot-radius/hsradius/session"
-	"github.com/hotspot-radius/hsradius/voucher"
-	"github.com/hotspot-radius/hsradius/voucher/vouchertest"
+	"github.com/hotspot-radius/hsradius/session/voucher"
+	"github.com/hotspot-radius/hsradius/session/voucher/vouchertest"
 )
 
 // TestPlanTable: PlanInput.Plan decides testdata/plans.json as the API and
