@@ -81,11 +81,12 @@ func (c *rsConn) freeID() (byte, bool) {
 // response delivers a Disconnect/CoA ACK or NAK read from the connection
 // to the request waiting for it; anything else is counted and dropped.
 func (c *rsConn) response(b []byte) {
+	// The request stays registered until a reply verifies: a reply that
+	// does not is dropped without touching it (taking it out and putting it
+	// back would race with the request's own timeout and leak its
+	// Identifier for the life of the connection).
 	c.mu.Lock()
 	w := c.dyn[b[1]]
-	if w != nil {
-		delete(c.dyn, b[1])
-	}
 	c.mu.Unlock()
 	if w == nil {
 		c.s.frameRefused(rsFrameUnmatched)
@@ -94,14 +95,17 @@ func (c *rsConn) response(b []byte) {
 	}
 	r, ok := parseDynAuthReply(b, w.req, c.nas.Secret, w.code)
 	if !ok {
-		c.mu.Lock()
-		if _, taken := c.dyn[b[1]]; !taken {
-			c.dyn[b[1]] = w // still waiting for the real reply
-		}
-		c.mu.Unlock()
 		c.s.frameRefused(rsFrameBadReply)
 		c.s.warn.Warn().Str("nas", c.ident).Str("code", radius.Code(b[0]).String()).Msg("radsec: a Disconnect/CoA reply that does not verify (wrong radsec secret?): dropped")
 		return
 	}
-	w.res <- r
+	c.mu.Lock()
+	mine := c.dyn[b[1]] == w
+	if mine {
+		delete(c.dyn, b[1])
+	}
+	c.mu.Unlock()
+	if mine {
+		w.res <- r // buffered: the one reply that took the request out
+	}
 }
