@@ -85,7 +85,7 @@ async function refresh() {
     refresh();
     return;
   }
-  if (mine === current && mine && mine.refresh) timer = setTimeout(refresh, REFRESH_MS);
+  if (mine === current && mine && mine.refresh) timer = setTimeout(refresh, mine.every || REFRESH_MS);
 }
 
 document.addEventListener('visibilitychange', refresh);

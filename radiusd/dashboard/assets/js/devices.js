@@ -29,6 +29,8 @@ export function mount(root, _args, params) {
   });
 
   return {
+    // A search scans Redis's keys (bounded): less often than the cheap pages.
+    every: 5000,
     async refresh() {
       const p = new URLSearchParams({limit: '100'});
       if (params.get('q')) p.set('q', params.get('q'));

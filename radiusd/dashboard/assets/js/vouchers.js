@@ -6,6 +6,11 @@ import {h, replace, td, table, field, select} from './dom.js';
 import {typeNames, duration, dateTime, num} from './fmt.js';
 import {showError, showNotice, submitting} from './widgets.js';
 
+// LIST_MS: plans and batches change only when an operator acts (and the
+// page refreshes after each action); reading every code of every batch is
+// costly on a large site, so these pages refresh rarely.
+const LIST_MS = 30000;
+
 // missing explains a 404 from a radiusd without the voucher API.
 function missing(el, e) {
   if (e.status === 404 || e.status === 405) {
@@ -81,7 +86,7 @@ export const plans = {
           td('Plan', h('strong', {}, p.name)), td('What it sells', planSummary(p)), td('Price', price(p)),
           td('Devices per code', String(p.devices || 1)), td('Created', dateTime(p.created_at))))));
     }
-    return {refresh};
+    return {refresh, every: LIST_MS};
   },
 };
 
@@ -131,7 +136,7 @@ export const batches = {
           td('Batch', h('a', {href: '#/batch/' + encodeURIComponent(b.id)}, h('code', {}, b.id))), td('Plan', b.plan), td('Codes', num(b.count)),
           td('States', states(b.states)), td('Note', b.note || ''), td('Created', dateTime(b.created_at))))));
     }
-    return {refresh};
+    return {refresh, every: LIST_MS};
   },
 };
 
@@ -207,6 +212,6 @@ export const batch = {
         td('Redeemed', v.redeemed_at ? dateTime(v.redeemed_at) : '—'),
         td('Action', v.state === 'unused' || v.state === 'active' ? h('button', {type: 'button', class: 'secondary', onclick: () => revokeOne(v.code), 'aria-label': 'Revoke ' + v.code}, 'Revoke') : '')))));
     }
-    return {refresh};
+    return {refresh, every: LIST_MS};
   },
 };
