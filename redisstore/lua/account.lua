@@ -20,6 +20,11 @@
 --      26 the record's member in KEYS[3] under its legacy key KEYS[4]
 -- KEYS[4] (network NAS entries only) the record's key before the address
 --         was part of the NAS identity
+-- The short form (what the store sends since the hot lane): ARGV 1-8 as
+-- above, 9 Framed-IP-Address, 10 '1' NAS clock, 11 Class, 12 '1' Gigawords,
+-- 13 retransmit window, 14 arrival minus Acct-Delay-Time, 15 the others
+-- (9-14, 16-18, 22, 24, 26 above, in that order) packed as <length>:<value>
+-- each; expand() turns it into the long form above.
 -- Returns 'outcome feeds moved unbilled_secs unbilled_bytes new left' then
 -- 'id secs bytes' per session charged (feeds '-': none; moved, new, left
 -- 0|1), or {that string, {{id, field, value, ...}, ...} sessions}.
@@ -103,6 +108,21 @@ end
 -- argument's own digits (formatting a Lua number costs Redis 7.0 a printf).
 local function same(n, arg, digits) if n == arg then return digits end return int(n) end
 local function put(f, k, v) f[#f + 1] = k; f[#f + 1] = v end
+
+-- expand returns the long form of a short form's arguments (above).
+local function expand(a)
+  local c, cold, pos = a[15], {}, 1
+  while pos <= #c do
+    local colon = string.find(c, ':', pos, true)
+    local len = colon and tonumber(string.sub(c, pos, colon - 1))
+    if not len then error('account: malformed packet: packed arguments') end
+    cold[#cold + 1] = string.sub(c, colon + 1, colon + len)
+    pos = colon + len + 1
+  end
+  if #cold ~= 12 or pos ~= #c + 1 then error('account: malformed packet: packed arguments') end
+  return {a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], cold[1], cold[2], cold[3], cold[4], cold[5], cold[6],
+    a[9], cold[7], cold[8], cold[9], a[10], a[11], a[12], cold[10], a[13], cold[11], a[14], cold[12]}
+end
 local hot_lane = true -- the hot lane below (TestAccountFastPathEqualsFullPath switches it off)
 
 -- fed_session reads the session the open record feeds (its key), the fields
@@ -139,7 +159,9 @@ local kind = ARGV[2]
 -- value" here, before anything is written.
 local now, ev = ARGV[3] + 0, ARGV[4] + 0
 local st, inb, outb = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
-local window, sent = ARGV[23] + 0, ARGV[25] + 0
+local short = #ARGV == 15
+local window, sent
+if short then window, sent = ARGV[13] + 0, ARGV[14] + 0 else window, sent = ARGV[23] + 0, ARGV[25] + 0 end
 
 -- The hot lane: the common interim (an update of an open record of this
 -- NAS session, the same Class, counters that grew, the fed session keeps
@@ -151,15 +173,15 @@ local window, sent = ARGV[23] + 0, ARGV[25] + 0
 -- counter that fell, the same session time, Gigawords seen first, a session
 -- out of room) falls through to the paths below, which it is a special
 -- case of: TestAccountFastPathEqualsFullPath holds them equal.
-if hot_lane and kind == 'interim' and ARGV[20] ~= '' then
+if hot_lane and short and kind == 'interim' and ARGV[11] ~= '' then
   local hot = redis.call('HGET', rec, 'hot')
   local h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, h_class
   if hot then
     h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, h_class =
       string.match(hot, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) (%S+) ([01]) (%S+) (.*)$')
   end
-  local nasclock = ARGV[19] == '1'
-  if h_class == ARGV[20] and (ARGV[21] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
+  local nasclock = ARGV[10] == '1'
+  if h_class == ARGV[11] and (ARGV[12] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
     local last_in, last_out, last_t = h_in + 0, h_out + 0, h_t + 0 -- digits: the pattern matched them
     local seq = string.match(h_sess, '%-(%d+)$')
     if st > last_t and inb >= last_in and outb >= last_out and seq then
@@ -176,7 +198,7 @@ if hot_lane and kind == 'interim' and ARGV[20] ~= '' then
           'updated_at', ARGV[3]}
         if began < h_began + 0 then began_d = int(began); put(f, 'began_at', began_d) end
         if nasclock and ev > h_nasev + 0 then h_nasev = ARGV[4]; put(f, 'nas_ev', h_nasev) end
-        if ARGV[15] ~= '' then put(f, 'framed_ip', ARGV[15]) end
+        if ARGV[9] ~= '' then put(f, 'framed_ip', ARGV[9]) end
         put(f, 'hot', ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[5] .. ' ' .. evd .. ' ' .. began_d .. ' ' .. h_nasev ..
           ' ' .. h_gw .. ' ' .. h_sess .. ' ' .. h_class)
         redis.call('HSET', rec, unpack(f))
@@ -188,6 +210,8 @@ if hot_lane and kind == 'interim' and ARGV[20] ~= '' then
     end
   end
 end
+
+if short then ARGV = expand(ARGV) end
 
 local r, ropt = read_record(rec)
 -- A network NAS entry's records were once keyed by the entry's name alone
