@@ -179,16 +179,15 @@ if short then window, sent = ARGV[13] + 0, ARGV[14] + 0 else window, sent = ARGV
 -- case of: TestAccountFastPathEqualsFullPath holds them equal.
 if hot_lane and short and kind == 'interim' and ARGV[11] ~= '' then
   local hot = redis.call('HGET', rec, 'hot')
-  local h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, h_class
+  local h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, seq, h_class
   if hot then
-    h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, h_class =
-      string.match(hot, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) (%S+) ([01]) (%S+) (.*)$')
+    h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, seq, h_class =
+      string.match(hot, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) (%S+) ([01]) (%S-%-(%d+)) (.*)$')
   end
   local nasclock = ARGV[10] == '1'
   if h_class == ARGV[11] and (ARGV[12] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
     local last_in, last_out, last_t = h_in + 0, h_out + 0, h_t + 0 -- digits: the pattern matched them
-    local seq = string.match(h_sess, '%-(%d+)$')
-    if st > last_t and inb >= last_in and outb >= last_out and seq then
+    if st > last_t and inb >= last_in and outb >= last_out then
       local dt, db = st - last_t, inb - last_in + outb - last_out
       local key = ARGV[1] .. seq
       local s = fed_session(key)
