@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotspot-radius/hsradius/redisstore/redistest"
 	"github.com/hotspot-radius/hsradius/session"
 )
 
@@ -828,4 +829,29 @@ func testAcctExpiryBoundary(t *testing.T, s *Store) {
 		{"a second before", pkt(session.AcctInterim, testMAC, "x", 86399, 0, 0, end.Add(-time.Second)), want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 86399, 0)}, feeds: a, cons: map[string]use{a: {86399, 0}, b: {0, 0}}}},
 		{"at expiry", pkt(session.AcctInterim, testMAC, "x", 86400, 0, 0, end), want{outcome: session.AcctApplied, charges: []session.Charge{ch(b, 1, 0)}, feeds: b, moved: true, cons: map[string]use{a: {86399, 0}, b: {1, 0}}}},
 	})
+}
+
+// TestAccountPackedArguments: the arguments the store packs into one
+// (coldArgs, account.lua's expand) arrive intact whatever octets they hold
+// (separators, digits, spaces, empty values), on a real Redis.
+func TestAccountPackedArguments(t *testing.T) {
+	s := newTestStore(t, redistest.Start(t).Addr)
+	mac := session.MAC("02:00:00:00:0c:01")
+	if _, err := mgrAt(s, t0).CreateSession(t.Context(), string(mac), timeSpec(3600)); err != nil {
+		t.Fatal(err)
+	}
+	ev := pkt(session.AcctStart, mac, "12:3:x y", 0, 0, 0, t0)
+	ev.NASAttrs = session.NASAttrs{UserName: "3:ab:c 10:", CallingStationID: "", NASIP: "192.0.2.1",
+		NASIdentifier: "lobby\x00:9:", SourceIP: "::1"}
+	account(t, s, ev)
+	h := hgetall(t, s, s.keys.record(mac, ev.NAS, ev.SessionID))
+	for field, want := range map[string]string{"user_name": ev.NASAttrs.UserName, "nas_identifier": ev.NASAttrs.NASIdentifier,
+		"nas_ip": "192.0.2.1", "nas_src": "::1", "acct_session_id": ev.SessionID, "mac": string(mac), "nas": "nas-a"} {
+		if h[field] != want {
+			t.Errorf("record field %s = %q, want %q", field, h[field], want)
+		}
+	}
+	if _, ok := h["calling_station_id"]; ok {
+		t.Errorf("empty Calling-Station-Id written: %q", h["calling_station_id"])
+	}
 }

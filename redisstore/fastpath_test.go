@@ -49,12 +49,30 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			if src == luaAccount {
 				t.Fatal(`account.lua has no "if fast then" to switch off: update this test`)
 			}
+			// and its hot lane: the full store runs the full path only.
+			nohot := strings.Replace(src, "local hot_lane = true", "local hot_lane = false", 1)
+			if nohot == src {
+				t.Fatal(`account.lua has no "local hot_lane = true" to switch off: update this test`)
+			}
+			src = nohot
 			s.setAccount(luaLib, src)
 		}
 		return s
 	}
 	fast, full, batched := newStore("fast:", false), newStore("full:", true), newStore("batch:", false)
-	legacy := newStore("legacy:", false)
+	legacy, mainRec := newStore("legacy:", false), newStore("mainrec:", false)
+	// The fast store counts the packets its hot lane took, in a key outside
+	// every store's prefix (the batched store runs the script as shipped).
+	const hotCount = "fastpath-test:hot-lane"
+	hotSrc := strings.Replace(luaAccount, "        return 'applied ' .. h_sess",
+		"        redis.call('INCR', '"+hotCount+"')\n        return 'applied ' .. h_sess", 1)
+	if hotSrc == luaAccount {
+		t.Fatal(`account.lua's hot lane has no "return 'applied ' .. h_sess" to count: update this test`)
+	}
+	fast.setAccount(luaLib, hotSrc)
+	if err := fast.rdb.Del(t.Context(), hotCount).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	specs := []func() session.Spec{
@@ -76,7 +94,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		macs = append(macs, mac)
 		for range 1 + rng.IntN(3) {
 			sp := specs[rng.IntN(len(specs))]()
-			for _, s := range []*Store{fast, full, batched, legacy} {
+			for _, s := range []*Store{fast, full, batched, legacy, mainRec} {
 				if _, err := mgrAt(s, t0).CreateSession(t.Context(), string(mac), sp); err != nil {
 					t.Fatal(err)
 				}
@@ -166,9 +184,25 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		upgraded += int(n)
+		// A record written before issue 12 has neither opt nor hot.
+		if err := legacy.rdb.HDel(t.Context(), legacy.keys.record(ev.MAC, ev.NAS, ev.SessionID), "hot").Err(); err != nil {
+			t.Fatal(err)
+		}
 		c, err := legacy.Account(t.Context(), ev)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A record written before the hot lane (opt, no hot): upgraded by
+		// the full path at its next packet.
+		if err := mainRec.rdb.HDel(t.Context(), mainRec.keys.record(ev.MAC, ev.NAS, ev.SessionID), "hot").Err(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := mainRec.Account(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalResults(a, d) || len(a.Sessions) != len(d.Sessions) {
+			t.Fatalf("packet %d (%s %s %s st=%d): %+v\n on a record without hot %+v", i, ev.MAC, ev.Kind, ev.SessionID, ev.SessionTime, a, d)
 		}
 		if !equalResults(a, c) || len(a.Sessions) != len(c.Sessions) {
 			t.Fatalf("packet %d (%s %s %s st=%d): %+v\n on a record without opt %+v", i, ev.MAC, ev.Kind, ev.SessionID, ev.SessionTime, a, c)
@@ -253,6 +287,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 		return ks
 	}
 	upgradedKept := 0 // records of the legacy store that were upgraded last
+	hotKept := 0      // records of the mainrec store that got their hot at their last packet
 	same := func(pa, pb string) int {
 		aKeys, bKeys := keysOf(pa), keysOf(pb)
 		if len(aKeys) != len(bKeys) || len(aKeys) == 0 {
@@ -276,6 +311,11 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 				} else if ok && pb == "legacy:" {
 					upgradedKept++
 				}
+				if _, ok := hb["hot"]; !ok && (pb == "legacy:" || pb == "mainrec:") {
+					delete(ha, "hot") // its hot was deleted before its last packet, which wrote nothing
+				} else if ok && pb == "mainrec:" {
+					hotKept++
+				}
 				a, b = ha, hb
 			case "zset":
 				a, b = fast.rdb.ZRangeWithScores(t.Context(), k, 0, -1).Val(), fast.rdb.ZRangeWithScores(t.Context(), other, 0, -1).Val()
@@ -296,6 +336,18 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	nkeys := same("fast:", "full:")
 	same("fast:", "batch:")
 	same("fast:", "legacy:")
+	same("fast:", "mainrec:")
+	hot, err := fast.rdb.Get(t.Context(), hotCount).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d packets took the hot lane", hot)
+	if hotKept == 0 {
+		t.Error("no record of the mainrec store got its hot field at its last packet")
+	}
+	if hot < int64(len(traffic))/20 || hot >= skipped {
+		t.Errorf("%d of %d packets took the hot lane (%d the fast path or the lane): the traffic does not exercise both", hot, len(traffic), skipped)
+	}
 	if upgradedKept == 0 {
 		t.Error("no record of the legacy store was upgraded by its last packet")
 	}

@@ -20,7 +20,7 @@ local function checked(keys, args)
   return account(keys, args)
 end
 while pos <= n do
-  local k, a = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
+  local k, a = ARGV[pos] + 0, ARGV[pos + 1] + 0 -- the store's counts (arithmetic converts once, tonumber twice)
   -- unpack into a table constructor: one table of the right size each
   -- (a table grown element by element is resized several times).
   local keys, args = {unpack(ARGV, pos + 2, pos + 1 + k)}, {unpack(ARGV, pos + 2 + k, pos + 1 + k + a)}

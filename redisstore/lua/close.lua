@@ -10,7 +10,7 @@ if r[1] == false then
   return 0
 end
 if r[1] ~= 'open' or (tonumber(r[2]) or 0) > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'stopped', 'stopped_at', ARGV[1], 'closed_by', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'stopped', 'stopped_at', ARGV[1], 'closed_by', ARGV[3], 'hot', '') -- hot: account.lua's hot lane no longer applies
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('SREM', KEYS[2], ARGV[4])
 return 1
