@@ -173,11 +173,12 @@ if short then window, sent = ARGV[13] + 0, ARGV[14] + 0 else window, sent = ARGV
 -- record's reads. hot is a snapshot every write of account() keeps equal to
 -- the record's fields (close.lua empties it): 'in out session_time event_at
 -- began_at nas_ev|- gw(0|1) session class', numbers as the packets' digits.
--- Anything it cannot prove (no or empty hot, another Class, no Class, a
+-- Anything it cannot prove (no or empty hot, another Class, no Class and a
+-- session begun outside the retransmit window of the record's, a
 -- counter that fell, the same session time, Gigawords seen first, a session
 -- out of room) falls through to the paths below, which it is a special
 -- case of: TestAccountFastPathEqualsFullPath holds them equal.
-if hot_lane and short and kind == 'interim' and ARGV[11] ~= '' then
+if hot_lane and short and kind == 'interim' then
   local hot = redis.call('HGET', rec, 'hot')
   local h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, seq, h_class
   if hot then
@@ -185,7 +186,13 @@ if hot_lane and short and kind == 'interim' and ARGV[11] ~= '' then
       string.match(hot, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) (%S+) ([01]) (%S-%-(%d+)) (.*)$')
   end
   local nasclock = ARGV[10] == '1'
-  if h_class == ARGV[11] and (ARGV[12] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
+  -- Without a Class the retransmit window is the proof, as on the full
+  -- path: a packet whose NAS session began within the window of the
+  -- record's is neither a new session nor a copy of a replaced one.
+  local began_now = sent - st
+  local same = h_class == ARGV[11] and (ARGV[11] ~= '' or window <= 0 or
+    (began_now >= h_began - window and began_now <= h_began + window))
+  if same and (ARGV[12] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
     local last_in, last_out, last_t = h_in + 0, h_out + 0, h_t + 0 -- digits: the pattern matched them
     if st > last_t and inb >= last_in and outb >= last_out then
       local dt, db = st - last_t, inb - last_in + outb - last_out
@@ -527,11 +534,11 @@ if changed then
 end
 -- hot: the hot lane's snapshot of what this write leaves (its fields in
 -- f, or the record's as read), or '' when the lane cannot use the record
--- (stopped, no session or Class).
+-- (stopped, or no session); a record without a Class has an empty one.
 local hot = ''
 local sess = (feeds and feeds.id) or (exists and r[2]) or nil
-local hclass = (class ~= '' and (not exists or r[14] == false) and class) or (exists and r[14]) or nil
-if kind ~= 'stop' and sess and hclass and hclass ~= '' then
+local hclass = (class ~= '' and (not exists or r[14] == false) and class) or (exists and r[14]) or ''
+if kind ~= 'stop' and sess then
   local bd, nd
   if not exists or began < rbegan or ropt == false then bd = int(math.min(began, rbegan)) else bd = r[19] or int(rbegan) end
   if nasclock and (not exists or r[20] == false or ev > tonumber(r[20])) then nd = ARGV[4] else nd = exists and r[20] or '-' end
