@@ -384,7 +384,8 @@ func testAcctUpgradeOldRecord(t *testing.T, s *Store) {
 	start.Policy.RetransmitWindow = 2 * time.Minute
 	account(t, s, start)
 	rec := recordKey(mac, "nas-a", "as-1")
-	if err := s.rdb.HDel(t.Context(), rec, "opt", "began_at").Err(); err != nil {
+	// A record that old predates hot too.
+	if err := s.rdb.HDel(t.Context(), rec, "opt", "began_at", "hot").Err(); err != nil {
 		t.Fatal(err)
 	}
 	next := start
