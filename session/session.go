@@ -1,6 +1,8 @@
 package session
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -77,6 +79,23 @@ func ParseType(s string) (Type, error) {
 		return TypeTimeOrData, nil
 	}
 	return 0, &FieldError{Field: "type", Problem: fmt.Sprintf("%q is not a session type (want time, data or time_or_data)", s)}
+}
+
+// ParseTypeJSON reads a session type given in JSON as a string ("time",
+// "data", "time_or_data") or a number (0, 1, 2): the admin API's session
+// and plan bodies.
+func ParseTypeJSON(raw json.RawMessage) (Type, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, &FieldError{Field: "type", Problem: "required: time, data or time_or_data"}
+	}
+	s := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, &FieldError{Field: "type", Problem: "want time, data or time_or_data"}
+		}
+	}
+	return ParseType(s)
 }
 
 // FieldError is a validation failure of one field. It wraps ErrInvalid.

@@ -6,7 +6,6 @@
 package adminapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -591,29 +590,15 @@ func (a *api) createSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, newSessionJSON(cs.Data(), a.cfg.Now()))
 }
 
-// parseTypeJSON accepts a type's name or number.
+// parseTypeJSON accepts a type's name or number (session.ParseTypeJSON);
+// the error is the problem alone, the caller names the field.
 func parseTypeJSON(raw json.RawMessage) (session.Type, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, errors.New("required: time, data or time_or_data")
+	t, err := session.ParseTypeJSON(raw)
+	var fe *session.FieldError
+	if errors.As(err, &fe) {
+		return 0, errors.New(fe.Problem)
 	}
-	var s string
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, errors.New("want time, data or time_or_data")
-		}
-	} else {
-		s = string(raw)
-	}
-	t, err := session.ParseType(s)
-	if err != nil {
-		var fe *session.FieldError
-		if errors.As(err, &fe) {
-			return 0, errors.New(fe.Problem)
-		}
-		return 0, err
-	}
-	return t, nil
+	return t, err
 }
 
 // sessionsList is the body of GET /v1/devices/{mac}/sessions.

@@ -180,7 +180,7 @@ func (in PlanInput) Plan(now time.Time) (Plan, error) {
 	if p.Devices == 0 {
 		p.Devices = 1
 	}
-	t, terr := ParseTypeJSON(in.Type)
+	t, terr := session.ParseTypeJSON(in.Type)
 	if terr != nil {
 		p.Type = session.TypeTimeOrData + 1 // reported below, once
 	} else {
@@ -223,7 +223,7 @@ func (pt PlanPatch) Apply(p Plan) (Plan, error) {
 	}
 	var pre []error
 	if len(pt.Type) > 0 {
-		t, err := ParseTypeJSON(pt.Type)
+		t, err := session.ParseTypeJSON(pt.Type)
 		if err != nil {
 			pre = append(pre, err)
 		} else {
@@ -281,22 +281,6 @@ func (pt PlanPatch) Apply(p Plan) (Plan, error) {
 		return Plan{}, err
 	}
 	return p, nil
-}
-
-// ParseTypeJSON reads a session type given as a JSON string ("time",
-// "data", "time_or_data") or number (0, 1, 2).
-func ParseTypeJSON(raw json.RawMessage) (session.Type, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, &session.FieldError{Field: "type", Problem: "required: time, data or time_or_data"}
-	}
-	s := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, &session.FieldError{Field: "type", Problem: "want time, data or time_or_data"}
-		}
-	}
-	return session.ParseType(s)
 }
 
 // leaves flattens errors.Join trees (and the joins session returns).
