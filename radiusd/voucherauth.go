@@ -106,26 +106,12 @@ func (s *Server) voucherLogin(nas *nasEntry, a *authAttrs, reqAuth [16]byte) (*r
 	start := s.now()
 	id, err := s.cfg.Vouchers.Redeem(ctx, typed, mac)
 	cancel()
-	refused := err != nil && voucherRefusal(err) != ""
-	if refused {
-		s.observeStore("redeem_voucher", start, nil)
-	} else {
-		s.observeStore("redeem_voucher", start, err)
+	if r, refused := voucherRefusal(err); refused {
+		s.observeStore("redeem_voucher", start, nil) // an answer, not a store failure
+		return fail(r.msg, r.outcome, OutcomeRejected)
 	}
-	switch {
-	case errors.Is(err, voucher.ErrUnknown):
-		return fail(msgVoucherUnknown, VoucherUnknown, OutcomeRejected)
-	case errors.Is(err, voucher.ErrRevoked):
-		return fail(msgVoucherRevoked, VoucherRevoked, OutcomeRejected)
-	case errors.Is(err, voucher.ErrUsedUp):
-		return fail(msgVoucherUsedUp, VoucherUsedUp, OutcomeRejected)
-	case errors.Is(err, voucher.ErrExpired):
-		return fail(msgVoucherExpired, VoucherExpired, OutcomeRejected)
-	case errors.Is(err, voucher.ErrOtherDevice):
-		return fail(msgVoucherOther, VoucherOtherDevice, OutcomeRejected)
-	case errors.Is(err, voucher.ErrNoPlan):
-		return fail(msgVoucherNoPlan, VoucherNoPlan, OutcomeRejected)
-	case err != nil:
+	s.observeStore("redeem_voucher", start, err)
+	if err != nil {
 		s.countVoucher(voucherOutcomeUnknown)
 		return nil, err
 	}
@@ -155,19 +141,32 @@ func (s *Server) voucherLogin(nas *nasEntry, a *authAttrs, reqAuth [16]byte) (*r
 	return &response{code: radius.CodeAccessAccept, attrs: attrs, outcome: OutcomeAccepted}, nil
 }
 
-// voucherRefusal is the outcome of a refusal error of Redeem, "" for a
+// refusal is one of Redeem's refusals: its Reply-Message and its outcome
+// of radiusd_voucher_logins_total.
+type refusal struct {
+	err          error
+	msg, outcome string
+}
+
+// voucherRefusals lists every refusal of Redeem.
+var voucherRefusals = []refusal{
+	{voucher.ErrUnknown, msgVoucherUnknown, VoucherUnknown},
+	{voucher.ErrRevoked, msgVoucherRevoked, VoucherRevoked},
+	{voucher.ErrUsedUp, msgVoucherUsedUp, VoucherUsedUp},
+	{voucher.ErrExpired, msgVoucherExpired, VoucherExpired},
+	{voucher.ErrOtherDevice, msgVoucherOther, VoucherOtherDevice},
+	{voucher.ErrNoPlan, msgVoucherNoPlan, VoucherNoPlan},
+}
+
+// voucherRefusal finds err among Redeem's refusals; false for nil or a
 // store failure.
-func voucherRefusal(err error) string {
-	for _, r := range []struct {
-		err     error
-		outcome string
-	}{{voucher.ErrUnknown, VoucherUnknown}, {voucher.ErrRevoked, VoucherRevoked}, {voucher.ErrUsedUp, VoucherUsedUp},
-		{voucher.ErrExpired, VoucherExpired}, {voucher.ErrOtherDevice, VoucherOtherDevice}, {voucher.ErrNoPlan, VoucherNoPlan}} {
+func voucherRefusal(err error) (refusal, bool) {
+	for _, r := range voucherRefusals {
 		if errors.Is(err, r.err) {
-			return r.outcome
+			return r, true
 		}
 	}
-	return ""
+	return refusal{}, false
 }
 
 // voucherPasswordOK checks that the password is the code typed as
