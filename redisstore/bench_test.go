@@ -265,3 +265,79 @@ func benchPkt(mac session.MAC) session.AcctEvent {
 	ev.Policy = session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true}
 	return ev
 }
+
+// BenchmarkAccountKinds measures what mixed traffic adds to interims: one
+// op is one batch of size devices' packets of one kind. kind=start: every
+// device's NAS session begins (a new Acct-Session-Id, the previous one
+// stopped in the same op's second batch: startstop); kind=interim: as
+// AccountBatch. Instructions per Start+Stop = per op ÷ size.
+func BenchmarkAccountKinds(b *testing.B) {
+	const size = 32
+	for _, kind := range []string{"startstop", "start", "interim"} {
+		b.Run("kind="+kind, func(b *testing.B) {
+			s := benchDevices(b, size)
+			evs := make([]session.AcctEvent, size)
+			for k := range evs {
+				evs[k] = benchPkt(benchMAC(k))
+			}
+			ctx := b.Context()
+			jobs := make([]*job, size)
+			calls := make([]*acctCall, size)
+			n := 0
+			batch := func(kind session.AcctKind) {
+				for k := range evs {
+					ev := &evs[k]
+					ev.Kind = kind
+					c, _, err := s.acctCall(*ev)
+					if err != nil {
+						b.Fatal(err)
+					}
+					calls[k] = c
+					jobs[k] = &job{ctx: ctx, acct: c, done: make(chan struct{})}
+				}
+				s.batch.exec(jobs)
+				for k, j := range jobs {
+					if j.err != nil {
+						b.Fatal(j.err)
+					}
+					res, err := acctReply(calls[k], kind.String(), evs[k])
+					if err != nil || res.Outcome != session.AcctApplied {
+						b.Fatalf("%s: outcome %v, %v", kind, res.Outcome, err)
+					}
+				}
+			}
+			b.ReportAllocs()
+			report := redisCPU(b, s)
+			for b.Loop() {
+				n++
+				for k := range evs {
+					ev := &evs[k]
+					ev.EventTime = ev.EventTime.Add(time.Minute)
+					ev.Now = ev.EventTime
+					if kind != "interim" {
+						ev.SessionID = fmt.Sprintf("%08x", n)
+						ev.Class = fmt.Sprintf("hsr1:bench%d:%s", n, benchMAC(k).Hex())
+						ev.SessionTime, ev.InputOctets, ev.OutputOctets = 0, 0, 0
+					} else {
+						ev.SessionTime++
+						ev.InputOctets += 1500
+						ev.OutputOctets += 15000
+					}
+				}
+				if kind == "interim" {
+					batch(session.AcctInterim)
+					continue
+				}
+				batch(session.AcctStart)
+				if kind == "start" {
+					continue
+				}
+				for k := range evs {
+					evs[k].SessionTime, evs[k].InputOctets, evs[k].OutputOctets = 60, 150000, 1500000
+				}
+				batch(session.AcctStop)
+			}
+			report()
+		})
+	}
+}

@@ -65,7 +65,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	// every store's prefix (the batched store runs the script as shipped).
 	const hotCount = "fastpath-test:hot-lane"
 	hotSrc := strings.Replace(luaAccount, "        return 'applied ' .. h_sess",
-		"        redis.call('INCR', '"+hotCount+"')\n        return 'applied ' .. h_sess", 1)
+		"        redis.call('HINCRBY', '"+hotCount+"', kind, 1)\n        return 'applied ' .. h_sess", 1)
 	if hotSrc == luaAccount {
 		t.Fatal(`account.lua's hot lane has no "return 'applied ' .. h_sess" to count: update this test`)
 	}
@@ -115,12 +115,23 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 				class = fmt.Sprintf("hsr1:t:%d-%d", dev, ns)
 			}
 			gw, nasClock := rng.IntN(2) == 0, rng.IntN(3) == 0
+			// Some report like pfSense (Stop/Start updates): their Stops
+			// and Starts are segments, which only the full path counts.
+			updates := session.AcctUpdatesInterim
+			switch rng.IntN(8) {
+			case 0:
+				updates = session.AcctUpdatesStopStart
+			case 1:
+				updates = session.AcctUpdatesStopStartReset
+			}
 			for i := range 30 {
 				kind := session.AcctInterim
 				switch {
 				case i == 0 && rng.IntN(4) > 0:
 					kind = session.AcctStart
 				case i == 29 && rng.IntN(2) == 0:
+					kind = session.AcctStop
+				case i > 0 && rng.IntN(15) == 0: // a Stop, then packets after it
 					kind = session.AcctStop
 				}
 				st += uint64(rng.IntN(40))
@@ -135,7 +146,7 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 				}
 				ev := pkt(kind, mac, id, st, in, out, now)
 				ev.Class, ev.Gigawords, ev.NASClock = class, gw, nasClock
-				ev.Policy = session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true}
+				ev.Policy = session.AcctPolicy{RetransmitWindow: 2 * time.Minute, Wrap32: true, Updates: updates}
 				sent = append(sent, ev)
 				if rng.IntN(8) == 0 && len(sent) > 2 { // a replay of an older packet, at today's arrival
 					old := sent[rng.IntN(len(sent)-1)]
@@ -337,11 +348,17 @@ func TestAccountFastPathEqualsFullPath(t *testing.T) {
 	same("fast:", "batch:")
 	same("fast:", "legacy:")
 	same("fast:", "mainrec:")
-	hot, err := fast.rdb.Get(t.Context(), hotCount).Int64()
+	lane, err := fast.rdb.HGetAll(t.Context(), hotCount).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d packets took the hot lane", hot)
+	laneInterims, _ := strconv.ParseInt(lane["interim"], 10, 64)
+	laneStops, _ := strconv.ParseInt(lane["stop"], 10, 64)
+	hot := laneInterims + laneStops
+	t.Logf("%d packets took the hot lane (%d interims, %d Stops; other kinds %v)", hot, laneInterims, laneStops, lane)
+	if laneStops == 0 || len(lane) != 2 {
+		t.Errorf("hot lane by kind %v: want interims and Stops, nothing else", lane)
+	}
 	if hotKept == 0 {
 		t.Error("no record of the mainrec store got its hot field at its last packet")
 	}

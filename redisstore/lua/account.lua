@@ -164,13 +164,20 @@ local kind = ARGV[2]
 local now, ev = ARGV[3] + 0, ARGV[4] + 0
 local st, inb, outb = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
 local short = #ARGV == 15
-local window, sent
-if short then window, sent = ARGV[13] + 0, ARGV[14] + 0 else window, sent = ARGV[23] + 0, ARGV[25] + 0 end
+-- What the hot lane reads, from either form.
+local window, sent, a_framed, a_clock, a_class, a_gw
+if short then
+  window, sent, a_framed, a_clock, a_class, a_gw = ARGV[13] + 0, ARGV[14] + 0, ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+else
+  window, sent, a_framed, a_clock, a_class, a_gw = ARGV[23] + 0, ARGV[25] + 0, ARGV[15], ARGV[19], ARGV[20], ARGV[21]
+end
 
 -- The hot lane: the common interim (an update of an open record of this
 -- NAS session, the same Class, counters that grew, the fed session keeps
--- room) proven from the record's hot field alone, one HGET instead of the
--- record's reads. hot is a snapshot every write of account() keeps equal to
+-- room), and the Stop that ends such a record (a NAS that reports by
+-- Interim-Update: a Stop of pfSense's Stop/Start updates is a segment,
+-- which only the full path counts), proven from the record's hot field
+-- alone, one HGET instead of the record's reads. hot is a snapshot every write of account() keeps equal to
 -- the record's fields (close.lua empties it): 'in out session_time event_at
 -- began_at nas_ev|- gw(0|1) session class', numbers as the packets' digits.
 -- Anything it cannot prove (no or empty hot, another Class, no Class and a
@@ -178,21 +185,22 @@ if short then window, sent = ARGV[13] + 0, ARGV[14] + 0 else window, sent = ARGV
 -- counter that fell, the same session time, Gigawords seen first, a session
 -- out of room) falls through to the paths below, which it is a special
 -- case of: TestAccountFastPathEqualsFullPath holds them equal.
-if hot_lane and short and kind == 'interim' then
+local stop = kind == 'stop'
+if hot_lane and (kind == 'interim' or (stop and not short and ARGV[24] == 'interim')) then
   local hot = redis.call('HGET', rec, 'hot')
   local h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, seq, h_class
   if hot then
     h_in, h_out, h_t, h_ev, h_began, h_nasev, h_gw, h_sess, seq, h_class =
       string.match(hot, '^(%d+) (%d+) (%d+) (%d+) (%-?%d+) (%S+) ([01]) (%S-%-(%d+)) (.*)$')
   end
-  local nasclock = ARGV[10] == '1'
+  local nasclock = a_clock == '1'
   -- Without a Class the retransmit window is the proof, as on the full
   -- path: a packet whose NAS session began within the window of the
   -- record's is neither a new session nor a copy of a replaced one.
   local began_now = sent - st
-  local same = h_class == ARGV[11] and (ARGV[11] ~= '' or window <= 0 or
+  local same = h_class == a_class and (a_class ~= '' or window <= 0 or
     (began_now >= h_began - window and began_now <= h_began + window))
-  if same and (ARGV[12] ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
+  if same and (a_gw ~= '1' or h_gw == '1') and (not nasclock or h_nasev ~= '-') then
     local last_in, last_out, last_t = h_in + 0, h_out + 0, h_t + 0 -- digits: the pattern matched them
     if st > last_t and inb >= last_in and outb >= last_out then
       local dt, db = st - last_t, inb - last_in + outb - last_out
@@ -208,13 +216,22 @@ if hot_lane and short and kind == 'interim' then
           'updated_at', ARGV[3]}
         if began < h_began + 0 then began_d = int(began); put(f, 'began_at', began_d) end
         if nasclock and ev > h_nasev + 0 then h_nasev = ARGV[4]; put(f, 'nas_ev', h_nasev) end
-        if ARGV[9] ~= '' then put(f, 'framed_ip', ARGV[9]) end
-        put(f, 'hot', ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[5] .. ' ' .. evd .. ' ' .. began_d .. ' ' .. h_nasev ..
-          ' ' .. h_gw .. ' ' .. h_sess .. ' ' .. h_class)
+        if a_framed ~= '' then put(f, 'framed_ip', a_framed) end
+        if stop then
+          put(f, 'state', 'stopped'); put(f, 'stopped_at', digits(ev)); put(f, 'hot', '')
+        else
+          put(f, 'hot', ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[5] .. ' ' .. evd .. ' ' .. began_d .. ' ' .. h_nasev ..
+            ' ' .. h_gw .. ' ' .. h_sess .. ' ' .. h_class)
+        end
         redis.call('HSET', rec, unpack(f))
         redis.call('HINCRBY', rec, 'charged_secs', dts)
         if db > 0 then redis.call('HINCRBY', rec, 'charged_bytes', dbs) end
-        redis.call('EXPIRE', rec, ARGV[8])
+        if stop then
+          redis.call('SREM', open_set, ARGV[11] .. '|' .. ARGV[12])
+          redis.call('EXPIRE', rec, ARGV[9])
+        else
+          redis.call('EXPIRE', rec, ARGV[8])
+        end
         return 'applied ' .. h_sess .. ' 0 0 0 0 1 ' .. h_sess .. ' ' .. dts .. ' ' .. dbs
       end
     end
