@@ -1,8 +1,13 @@
 -- lib.lua: helpers shared by the scripts (prepended to each one but
 -- sessions.lua, which needs none).
 -- Numbers are Lua doubles: exact below 2^53 (9 PB, 285 million years), which
--- bounds every counter. int() formats without exponent so HINCRBY gets digits.
-local function int(n) return string.format('%.0f', n) end
+-- bounds every counter. int() formats without exponent so HINCRBY gets digits:
+-- a whole number below 10^14 by Lua's own conversion ('%.14g' writes it in
+-- full), which costs Redis 7.0 about half of string.format's work.
+local function int(n)
+  if n % 1 == 0 and n < 1e14 and n > -1e14 then return n .. '' end
+  return string.format('%.0f', n)
+end
 
 -- load_sessions reads every session in the device index: a list in creation
 -- order and a map by ID. base is the key of session 0 minus its number.
