@@ -37,6 +37,12 @@ type acctCall struct {
 	args  []any
 	index []indexOp
 	reply any
+	// What keys, args and index hold (Store.acctCall): one allocation.
+	keyArr [4]string
+	strs   [26]string
+	nums   [4]int64
+	argArr [26]any
+	idxArr [2]indexOp
 }
 
 // indexOp is one change of a NAS-wide sorted set: ZADD member score, or ZREM
@@ -103,8 +109,8 @@ func (b *batcher) queueAcct(ctx context.Context, pipe redis.Pipeliner, jobs []*j
 		for _, j := range g.jobs {
 			c := j.acct
 			args = append(args, len(c.keys), len(c.args))
-			for _, k := range c.keys {
-				args = append(args, k)
+			for i := range c.keys {
+				args = append(args, &c.keys[i]) // a pointer: no allocation
 			}
 			args = append(args, c.args...)
 		}
@@ -147,17 +153,19 @@ func queueIndex(ctx context.Context, pipe redis.Pipeliner, jobs []*job) []indexR
 	var order []*run
 	last := map[string]*run{}
 	for _, j := range jobs {
-		for _, op := range j.acct.index {
+		for k := range j.acct.index {
+			op := &j.acct.index[k]
 			r := last[op.key]
 			if r == nil || r.add != op.add {
 				r = &run{key: op.key, add: op.add}
 				last[op.key] = r
 				order = append(order, r)
 			}
+			// Members by pointer (go-redis writes *string): no allocation.
 			if op.add {
-				r.zs = append(r.zs, redis.Z{Score: op.score, Member: op.member})
+				r.zs = append(r.zs, redis.Z{Score: op.score, Member: &op.member})
 			} else {
-				r.members = append(r.members, op.member)
+				r.members = append(r.members, &op.member)
 			}
 			if len(r.jobs) == 0 || r.jobs[len(r.jobs)-1] != j {
 				r.jobs = append(r.jobs, j)

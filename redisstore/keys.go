@@ -28,20 +28,54 @@ import (
 //	                                       session ends (enforcement schedule)
 type keys struct{ prefix string }
 
-func (k keys) tag(mac session.MAC) string { return k.prefix + "{" + mac.Hex() + "}" }
+// Each key has one home: an append form, which the per-packet path uses to
+// build all of a packet's strings in one allocation (Store.acctCall), and
+// the string forms below, made from it.
 
-// device is one device's keys, its tag made once (the per-packet path).
+// appendDevice appends a device's tag, "<prefix>{<mac hex>}".
+func appendDevice(b []byte, prefix string, hex []byte) []byte {
+	return append(append(append(append(b, prefix...), '{'), hex...), '}')
+}
+
+// appendSessionBase, appendIndex, appendRecord and appendDeviceOpen append
+// their key's suffix to a device's tag.
+func appendSessionBase(b []byte) []byte { return append(b, ":s:"...) }
+func appendIndex(b []byte) []byte       { return append(b, ":sessions"...) }
+func appendDeviceOpen(b []byte) []byte  { return append(b, ":open"...) }
+func appendRecord(b []byte, nas, acctID string) []byte {
+	return append(append(append(append(b, ":acct:"...), nas...), ':'), acctID...)
+}
+
+func appendNASOpen(b []byte, prefix, nas string) []byte {
+	return append(append(append(append(b, prefix...), "nas:{"...), nas...), "}:open"...)
+}
+
+func (k keys) tag(mac session.MAC) string {
+	var hex [12]byte
+	var buf [96]byte
+	return string(appendDevice(buf[:0], k.prefix, mac.AppendHex(hex[:0])))
+}
+
+// device is one device's keys, its tag made once.
 type device string
 
 func (k keys) device(mac session.MAC) device { return device(k.tag(mac)) }
 
-func (d device) sessionBase() string { return string(d) + ":s:" }
+// suffixed returns d's tag followed by what add appends.
+func (d device) suffixed(add func([]byte) []byte) string {
+	var buf [160]byte
+	return string(add(append(buf[:0], d...)))
+}
 
-func (d device) index() string { return string(d) + ":sessions" }
+func (d device) sessionBase() string { return d.suffixed(appendSessionBase) }
 
-func (d device) record(nas, acctID string) string { return string(d) + ":acct:" + nas + ":" + acctID }
+func (d device) index() string { return d.suffixed(appendIndex) }
 
-func (d device) deviceOpen() string { return string(d) + ":open" }
+func (d device) record(nas, acctID string) string {
+	return d.suffixed(func(b []byte) []byte { return appendRecord(b, nas, acctID) })
+}
+
+func (d device) deviceOpen() string { return d.suffixed(appendDeviceOpen) }
 
 // sessionBase is a session key without its number.
 func (k keys) sessionBase(mac session.MAC) string { return k.device(mac).sessionBase() }
@@ -62,7 +96,10 @@ func (k keys) deviceOpen(mac session.MAC) string { return k.device(mac).deviceOp
 
 func (k keys) schedule() string { return k.prefix + "{sched}:due" }
 
-func (k keys) nasOpen(nas string) string { return k.prefix + "nas:{" + nas + "}:open" }
+func (k keys) nasOpen(nas string) string {
+	var buf [96]byte
+	return string(appendNASOpen(buf[:0], k.prefix, nas))
+}
 
 // openMember is a record's member in its NAS's open index:
 // "<mac hex>|<Acct-Session-Id>", or "<mac hex>@<address>|<Acct-Session-Id>"
@@ -73,10 +110,16 @@ func openMember(mac session.MAC, src, acctID string) string {
 }
 
 func openMemberHex(hex, src, acctID string) string {
+	var buf [96]byte
+	return string(appendOpenMember(buf[:0], []byte(hex), src, acctID))
+}
+
+func appendOpenMember(b []byte, hex []byte, src, acctID string) []byte {
+	b = append(b, hex...)
 	if src != "" {
-		return hex + "@" + src + "|" + acctID
+		b = append(append(b, '@'), src...)
 	}
-	return hex + "|" + acctID
+	return append(append(b, '|'), acctID...)
 }
 
 func parseOpenMember(m string) (mac session.MAC, src, acctID string, ok bool) {

@@ -70,7 +70,14 @@ func schedMember(nas string, mac session.MAC, acctID string) string {
 	return schedMemberHex(nas, mac.Hex(), acctID)
 }
 
-func schedMemberHex(nas, hex, acctID string) string { return nas + "|" + hex + "|" + acctID }
+func schedMemberHex(nas, hex, acctID string) string {
+	var buf [96]byte
+	return string(appendSchedMember(buf[:0], nas, []byte(hex), acctID))
+}
+
+func appendSchedMember(b []byte, nas string, hex []byte, acctID string) []byte {
+	return append(append(append(append(append(b, nas...), '|'), hex...), '|'), acctID...)
+}
 
 // ScheduleEnd records when a record's session ends (its time runs out or
 // it expires), for the enforcement scheduler. Rescheduling replaces it.

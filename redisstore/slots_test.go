@@ -295,7 +295,15 @@ func TestScriptKeysOneSlot(t *testing.T) {
 // derived keys; "" for other commands, which must name a single key.
 func scriptCall(t *testing.T, byHash map[string]string, args []any) (string, []string) {
 	t.Helper()
-	str := func(v any) string { return fmt.Sprint(v) }
+	str := func(v any) string { // as go-redis writes it
+		switch p := v.(type) {
+		case *string:
+			return *p
+		case *int64:
+			return strconv.FormatInt(*p, 10)
+		}
+		return fmt.Sprint(v)
+	}
 	cmd := strings.ToLower(str(args[0]))
 	switch cmd {
 	case "eval", "evalsha":

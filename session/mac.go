@@ -106,11 +106,17 @@ func separatorsConsistent(s string) bool {
 // Hex returns the 12 lower-case hex digits without separators, the form used
 // in storage keys.
 func (m MAC) Hex() string {
+	var buf [12]byte
+	return string(m.AppendHex(buf[:0]))
+}
+
+// AppendHex appends Hex's digits to b.
+func (m MAC) AppendHex(b []byte) []byte {
 	s := string(m)
 	if len(s) != 17 {
-		return strings.ReplaceAll(s, ":", "")
+		return append(b, strings.ReplaceAll(s, ":", "")...)
 	}
-	return s[0:2] + s[3:5] + s[6:8] + s[9:11] + s[12:14] + s[15:17]
+	return append(append(append(append(append(append(b, s[0:2]...), s[3:5]...), s[6:8]...), s[9:11]...), s[12:14]...), s[15:17]...)
 }
 
 // String returns the normalized spelling.
