@@ -100,15 +100,16 @@ const (
 
 // Server answers RADIUS on any number of PacketConns.
 type Server struct {
-	cfg     Config
-	nas     *nasTable
-	cache   *respCache
-	sem     chan struct{}
-	log     zerolog.Logger
-	warn    zerolog.Logger // sampled, for dropped packets
-	now     func() time.Time
-	wg      sync.WaitGroup // Serve loops and packets in flight
-	closing atomic.Bool
+	cfg      Config
+	nas      *nasTable
+	cache    *respCache
+	timeouts *timeouts // the store calls' deadlines (storeCtx)
+	sem      chan struct{}
+	log      zerolog.Logger
+	warn     zerolog.Logger // sampled, for dropped packets
+	now      func() time.Time
+	wg       sync.WaitGroup // Serve loops and packets in flight
+	closing  atomic.Bool
 
 	work     chan task     // to an idle worker; never closed
 	quit     chan struct{} // closed by Shutdown: workers exit
@@ -193,6 +194,8 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		conns:   map[net.PacketConn]struct{}{},
 
+		timeouts: newTimeouts(timeoutTick),
+
 		maxWork: int64(min(cfg.MaxInFlight, maxWorkers)),
 	}
 	sweep := make(chan struct{})
@@ -201,9 +204,11 @@ func New(cfg Config) (*Server, error) {
 }
 
 // storeCtx returns the context for one store call: never cancelled by
-// shutdown, so an in-flight write can finish, bounded by the store timeout.
+// shutdown, so an in-flight write can finish, bounded by the store timeout
+// (timeouts: no runtime timer per call). The cancel function is a no-op,
+// kept so that callers read as with context.WithTimeout.
 func (s *Server) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	return s.timeouts.after(s.cfg.StoreTimeout), func() {}
 }
 
 func (s *Server) observeStore(op string, start time.Time, err error) {
