@@ -236,14 +236,14 @@ func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.
 	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
 		cmd = evalScript(ctx, pipe, s.sessions, eval, keys, base)
 	})
-	var v []any
+	var v string
 	if err == nil {
-		v, err = cmd.Slice()
+		v, err = cmd.Text()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, translate(err))
 	}
-	out, err := decodeList(v)
+	out, err := decodePacked(v)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, err)
 	}
