@@ -339,8 +339,8 @@ func (r *sessionReader) end() error {
 }
 
 // mpReader reads the two MessagePack types sessions.lua's reply holds:
-// arrays and strings (str or bin; cmsgpack writes str, older versions the
-// 16-bit form for short strings too).
+// arrays and strings (str or bin, each in any of its length forms, whichever
+// a writer picks).
 type mpReader struct {
 	s string
 	i int // next byte
