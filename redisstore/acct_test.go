@@ -683,8 +683,8 @@ func testNoScript(t *testing.T, s *Store) {
 	check(t, s, "after SCRIPT FLUSH", account(t, s, pkt(session.AcctInterim, testMAC, "ns", 120, 3, 4, t0.Add(time.Minute))),
 		want{outcome: session.AcctApplied, charges: []session.Charge{ch(a, 60, 4)}, feeds: a, cons: map[string]use{a: {120, 7}}})
 	flush()
-	if _, err := s.DeviceSessions(ctx, testMAC); err != nil {
-		t.Errorf("DeviceSessions after SCRIPT FLUSH: %v", err)
+	if list, err := s.DeviceSessions(ctx, testMAC); err != nil || len(list) != 1 || list[0].ID != a {
+		t.Errorf("DeviceSessions after SCRIPT FLUSH: %v, %v; want session %s", list, err, a)
 	}
 	flush()
 	if _, err := s.SaveSession(ctx, a, session.Changes{IncTimeCons: 1}); err != nil {

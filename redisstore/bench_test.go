@@ -69,20 +69,25 @@ func BenchmarkAccountInterim(b *testing.B) {
 	}
 }
 
-// BenchmarkDeviceSessions reads a device with three sessions.
+// BenchmarkDeviceSessions reads a device with one and with three sessions
+// (the Access-Request's read, one round trip each).
 func BenchmarkDeviceSessions(b *testing.B) {
-	s, _ := benchStore(b, 3)
-	ctx := b.Context()
-	b.ReportAllocs()
-	defer redisCPU(b, s)()
-	for b.Loop() {
-		list, err := s.DeviceSessions(ctx, testMAC)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(list) != 3 {
-			b.Fatalf("%d sessions", len(list))
-		}
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			s, _ := benchStore(b, n)
+			ctx := b.Context()
+			b.ReportAllocs()
+			defer redisCPU(b, s)()
+			for b.Loop() {
+				list, err := s.DeviceSessions(ctx, testMAC)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(list) != n {
+					b.Fatalf("%d sessions, want %d", len(list), n)
+				}
+			}
+		})
 	}
 }
 

@@ -252,3 +252,163 @@ func decodeList(v []any) ([]session.Data, error) {
 	}
 	return out, nil
 }
+
+// decodePacked decodes sessions.lua's reply: one MessagePack array of
+// alternating session IDs and arrays of field, value strings (the hashes as
+// stored). It allocates the result and nothing per field: every string in it
+// (IDs, provider, voucher) is a slice of reply, which they keep alive (a few
+// hundred bytes per device).
+func decodePacked(reply string) ([]session.Data, error) {
+	var r sessionReader
+	n, err := r.start(reply)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]session.Data, 0, n)
+	for range n {
+		id, kv, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		d, err := decodeFields(id, func(f string) (string, bool) {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == f {
+					return kv[i+1], true
+				}
+			}
+			return "", false
+		})
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", id, err)
+		}
+		out = append(out, d)
+	}
+	return out, r.end()
+}
+
+// sessionReader reads sessions.lua's reply: start, then next for each
+// session, then end.
+type sessionReader struct {
+	mp  mpReader
+	buf [32]string // a session hash has at most 14 fields
+}
+
+// start returns the number of sessions in reply.
+func (r *sessionReader) start(reply string) (int, error) {
+	r.mp = mpReader{s: reply}
+	n, err := r.mp.array()
+	if err != nil {
+		return 0, err
+	}
+	if n%2 != 0 {
+		return 0, fmt.Errorf("session list of %d items", n)
+	}
+	return n / 2, nil
+}
+
+// next returns a session's ID and its hash as alternating field names and
+// values, slices of the reply; kv is valid until the next call.
+func (r *sessionReader) next() (id string, kv []string, err error) {
+	if id, err = r.mp.str(); err != nil {
+		return "", nil, err
+	}
+	k, err := r.mp.array()
+	if err != nil {
+		return "", nil, fmt.Errorf("session %s: %w", id, err)
+	}
+	if k%2 != 0 {
+		return "", nil, fmt.Errorf("session %s: hash of %d items", id, k)
+	}
+	kv = r.buf[:0]
+	for range k {
+		v, err := r.mp.str()
+		if err != nil {
+			return "", nil, fmt.Errorf("session %s: %w", id, err)
+		}
+		kv = append(kv, v)
+	}
+	return id, kv, nil
+}
+
+// end checks that nothing follows the last session.
+func (r *sessionReader) end() error {
+	if n := len(r.mp.s) - r.mp.i; n != 0 {
+		return fmt.Errorf("%d bytes after the session list", n)
+	}
+	return nil
+}
+
+// mpReader reads the two MessagePack types sessions.lua's reply holds:
+// arrays and strings (str or bin, each in any of its length forms, whichever
+// a writer picks).
+type mpReader struct {
+	s string
+	i int // next byte
+}
+
+// uint reads the big-endian length or count of size bytes after a type byte;
+// either is at most the reply's size (an item takes a byte at least), so a
+// corrupt one cannot make a caller allocate more than the reply holds.
+func (r *mpReader) uint(size int) (int, error) {
+	if len(r.s)-r.i < 1+size {
+		return 0, fmt.Errorf("truncated at byte %d", r.i)
+	}
+	var v uint64
+	for _, c := range []byte(r.s[r.i+1 : r.i+1+size]) {
+		v = v<<8 | uint64(c)
+	}
+	r.i += 1 + size
+	if v > uint64(len(r.s)) {
+		return 0, fmt.Errorf("length %d beyond the %d-byte reply", v, len(r.s))
+	}
+	return int(v), nil
+}
+
+// array reads an array header and returns its number of items.
+func (r *mpReader) array() (int, error) {
+	if r.i >= len(r.s) {
+		return 0, fmt.Errorf("truncated at byte %d", r.i)
+	}
+	switch c := r.s[r.i]; {
+	case c&0xf0 == 0x90:
+		r.i++
+		return int(c & 0x0f), nil
+	case c == 0xdc:
+		return r.uint(2)
+	case c == 0xdd:
+		return r.uint(4)
+	default:
+		return 0, fmt.Errorf("byte %d: type 0x%02x, want an array", r.i, c)
+	}
+}
+
+// str reads a string: a slice of the reply, no copy.
+func (r *mpReader) str() (string, error) {
+	if r.i >= len(r.s) {
+		return "", fmt.Errorf("truncated at byte %d", r.i)
+	}
+	var n int
+	var err error
+	switch c := r.s[r.i]; {
+	case c&0xe0 == 0xa0:
+		r.i++
+		n = int(c & 0x1f)
+	case c == 0xd9 || c == 0xc4:
+		n, err = r.uint(1)
+	case c == 0xda || c == 0xc5:
+		n, err = r.uint(2)
+	case c == 0xdb || c == 0xc6:
+		n, err = r.uint(4)
+	default:
+		return "", fmt.Errorf("byte %d: type 0x%02x, want a string", r.i, c)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(r.s)-r.i < n {
+		return "", fmt.Errorf("string of %d bytes truncated at byte %d", n, r.i)
+	}
+	v := r.s[r.i : r.i+n]
+	r.i += n
+	return v, nil
+}

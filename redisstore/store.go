@@ -98,6 +98,32 @@ type Store struct {
 	vs                                          voucherScripts
 
 	batch *batcher // the per-packet calls: DeviceSessions, Account
+	// sessionsSHA is the sessions script's SHA1 as an argument, converted
+	// to an interface once rather than per packet.
+	sessionsSHA any
+}
+
+// sessionsCall is one DeviceSessions call (the Access-Request's read): its
+// command's arguments in one allocation. go-redis's EvalSha would copy the
+// keys and arguments into a new slice and convert the command's name and
+// the SHA1 to interfaces per call.
+type sessionsCall struct {
+	args [5]any // "evalsha", SHA1, 1, the device index key, the session key base
+	cmd  *redis.Cmd
+}
+
+// build returns the batcher's build function for c: EVALSHA, or EVAL with
+// the script's source after Redis lost it.
+func (c *sessionsCall) build(ctx context.Context) func(pipe redis.Pipeliner, eval bool) {
+	return func(pipe redis.Pipeliner, eval bool) {
+		args := c.args[:]
+		if eval {
+			args = []any{"eval", luaSessions, 1, c.args[3], c.args[4]}
+		}
+		c.cmd = redis.NewCmd(ctx, args...)
+		c.cmd.SetFirstKeyPos(3) // routes it on a Cluster, as go-redis's EvalSha does
+		_ = pipe.Process(ctx, c.cmd)
+	}
 }
 
 // SetDefaults fills the zero fields that have a default (the Default*
@@ -173,6 +199,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}
 	st.openArg, st.stoppedArg = st.open, st.stopped
+	st.sessionsSHA = st.sessions.Hash()
 	st.setAccount(luaLib, luaAccount)
 	return st, nil
 }
@@ -231,19 +258,17 @@ func (s *Store) GetSession(ctx context.Context, id string) (session.Data, error)
 // round trip, batched with other packets' calls. (EVALSHA, not EVALSHA_RO:
 // the latter needs Redis 7.)
 func (s *Store) DeviceSessions(ctx context.Context, mac session.MAC) ([]session.Data, error) {
-	keys, base := []string{s.keys.index(mac)}, s.keys.sessionBase(mac)
-	var cmd *redis.Cmd
-	err := s.batch.do(ctx, func(pipe redis.Pipeliner, eval bool) {
-		cmd = evalScript(ctx, pipe, s.sessions, eval, keys, base)
-	})
-	var v []any
-	if err == nil {
-		v, err = cmd.Slice()
+	d := s.keys.device(mac)
+	c := &sessionsCall{args: [5]any{"evalsha", s.sessionsSHA, 1, d.index(), d.sessionBase()}}
+	err := s.batch.do(ctx, c.build(ctx))
+	var v string
+	if err == nil { // c.cmd is not to be read otherwise: the job may still be in a pipeline
+		v, err = c.cmd.Text()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, translate(err))
 	}
-	out, err := decodeList(v)
+	out, err := decodePacked(v)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: sessions of %s: %w", mac, err)
 	}

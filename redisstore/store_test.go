@@ -73,6 +73,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) *Store) {
 		{"LostCounter", testLostCounter},
 		{"NotFound", testNotFound},
 		{"CorruptHash", testCorruptHash},
+		{"SessionsEncoding", testSessionsEncoding},
 		{"ConcurrentSave", testConcurrentSave},
 		{"SaveIdempotent", testSaveIdempotent},
 		{"ClientSessionConcurrentUse", testClientSessionConcurrentUse},

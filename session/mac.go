@@ -51,6 +51,9 @@ func ParseMAC(s string) (MAC, error) {
 	if !separatorsConsistent(s) {
 		return "", fmt.Errorf("%w: mac %q: separators must be of one kind and split the digits into pairs, quads or halves", ErrInvalid, s)
 	}
+	if isNormalMAC(s) {
+		return MAC(s), nil // as stored: no copy (a device read parses one per session)
+	}
 	var b strings.Builder
 	b.Grow(17)
 	for i := 0; i < 12; i += 2 {
@@ -61,6 +64,24 @@ func ParseMAC(s string) (MAC, error) {
 		b.WriteByte(hex[i+1])
 	}
 	return MAC(b.String()), nil
+}
+
+// isNormalMAC reports whether s, already checked to spell a MAC, spells it
+// in the normalized form: lower-case pairs separated by colons.
+func isNormalMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i%3 == 2 {
+			if s[i] != ':' {
+				return false
+			}
+		} else if s[i] >= 'A' && s[i] <= 'F' {
+			return false
+		}
+	}
+	return true
 }
 
 func isMACSeparator(c byte) bool { return c == ':' || c == '-' || c == '.' || c == ' ' }

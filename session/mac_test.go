@@ -46,6 +46,30 @@ func TestParseMAC(t *testing.T) {
 	}
 }
 
+// TestParseMACNormalNoCopy: a MAC already in the normalized form (as stored,
+// read once per session on every Access-Request) is returned without an
+// allocation; any other spelling, even one differing only in case or
+// separator, is still normalized.
+func TestParseMACNormalNoCopy(t *testing.T) {
+	const normal = "0c:4d:e9:a1:b2:c3"
+	allocs := testing.AllocsPerRun(100, func() {
+		if m, err := ParseMAC(normal); err != nil || m != normal {
+			t.Fatalf("ParseMAC(%q) = %q, %v", normal, m, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ParseMAC of a normalized MAC: %v allocations, want 0", allocs)
+	}
+	for _, in := range []string{"0c:4d:e9:A1:b2:c3", "0c-4d-e9-a1-b2-c3", "0c 4d e9 a1 b2 c3"} {
+		if m, err := ParseMAC(in); err != nil || m != normal {
+			t.Errorf("ParseMAC(%q) = %q, %v; want %q", in, m, err, normal)
+		}
+	}
+	if _, err := ParseMAC("0c:4d:e9:a1:b2:cg"); err == nil {
+		t.Error("ParseMAC accepted a colon-separated non-hex digit")
+	}
+}
+
 // TestParseMACVendorFormats parses the MAC 0c:4d:e9:a1:b2:c3 in every format
 // a supported NAS can be set to send it in, as that NAS writes it.
 func TestParseMACVendorFormats(t *testing.T) {
