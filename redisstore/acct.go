@@ -271,7 +271,7 @@ func flagArg(b bool) any {
 func decodeAcct(reply any) (session.AcctResult, error) {
 	var r session.AcctResult
 	head, ok := reply.(string)
-	var list []any
+	var packed string // the sessions (pack.lua), when dumped
 	if !ok {
 		v, _ := reply.([]any)
 		if len(v) != 2 {
@@ -280,7 +280,9 @@ func decodeAcct(reply any) (session.AcctResult, error) {
 		if head, ok = v[0].(string); !ok {
 			return r, fmt.Errorf("%T, want a string", v[0])
 		}
-		list, _ = v[1].([]any)
+		if packed, ok = v[1].(string); !ok {
+			return r, fmt.Errorf("sessions %T, want a packed string", v[1])
+		}
 	}
 	var fa [16]string // the head's fields, without an allocation for the common reply
 	f := fa[:0]
@@ -320,8 +322,8 @@ func decodeAcct(reply any) (session.AcctResult, error) {
 		}
 		r.Charges = append(r.Charges, session.Charge{SessionID: f[i], Secs: secs, Bytes: bytes})
 	}
-	if len(list) > 0 {
-		if r.Sessions, err = decodeList(list); err != nil {
+	if packed != "" {
+		if r.Sessions, err = decodePacked(packed); err != nil {
 			return r, err
 		}
 	}

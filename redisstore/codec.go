@@ -223,36 +223,6 @@ func decodePairs(id string, v []string) (session.Data, error) {
 	})
 }
 
-// decodeList decodes the scripts' session lists: {{id, field, value, ...}, ...}.
-func decodeList(v []any) ([]session.Data, error) {
-	out := make([]session.Data, 0, len(v))
-	for _, item := range v {
-		row, ok := item.([]any)
-		if !ok || len(row)%2 != 1 {
-			return nil, fmt.Errorf("unexpected session list item %T of %d", item, len(row))
-		}
-		for _, x := range row {
-			if _, ok := x.(string); !ok {
-				return nil, fmt.Errorf("unexpected value %T in session list", x)
-			}
-		}
-		id := row[0].(string)
-		d, err := decodeFields(id, func(f string) (string, bool) {
-			for i := 1; i < len(row); i += 2 {
-				if row[i].(string) == f {
-					return row[i+1].(string), true
-				}
-			}
-			return "", false
-		})
-		if err != nil {
-			return nil, fmt.Errorf("session %s: %w", id, err)
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
 // decodePacked decodes sessions.lua's reply: one MessagePack array of
 // alternating session IDs and arrays of field, value strings (the hashes as
 // stored). It allocates the result and nothing per field: every string in it

@@ -58,8 +58,11 @@ func (s *Store) Record(ctx context.Context, nas string, mac session.MAC, acctID 
 	if err != nil {
 		return session.AcctRecord{}, nil, fmt.Errorf("redisstore: record %s/%s: %w", nas, acctID, err)
 	}
-	list, _ := v[1].([]any)
-	sessions, err := decodeList(list)
+	packed, ok := v[1].(string)
+	if !ok {
+		return session.AcctRecord{}, nil, fmt.Errorf("redisstore: record %s/%s: sessions %T, want a packed string", nas, acctID, v[1])
+	}
+	sessions, err := decodePacked(packed)
 	if err != nil {
 		return session.AcctRecord{}, nil, fmt.Errorf("redisstore: record %s/%s: %w", nas, acctID, err)
 	}

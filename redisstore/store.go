@@ -23,10 +23,12 @@ import (
 )
 
 var (
+	//go:embed lua/pack.lua
+	luaPack string
 	//go:embed lua/lib.lua
-	luaLib string
+	luaLibOwn string
 	//go:embed lua/sessions.lua
-	luaSessions string
+	luaSessionsOwn string
 	//go:embed lua/create.lua
 	luaCreate string
 	//go:embed lua/save.lua
@@ -45,6 +47,13 @@ var (
 	luaRecord string
 	//go:embed lua/claim.lua
 	luaClaim string
+)
+
+// The scripts' shared parts: pack.lua (the packed session list) goes first
+// in sessions.lua and in lib.lua, which the other scripts begin with.
+var (
+	luaLib      = luaPack + "\n" + luaLibOwn
+	luaSessions = luaPack + "\n" + luaSessionsOwn
 )
 
 // Defaults for Options.
@@ -187,7 +196,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		open:      strconv.FormatInt(int64(opts.OpenRecordTTL/time.Second), 10),
 		stopped:   strconv.FormatInt(int64(opts.StoppedRecordTTL/time.Second), 10),
 		writerTTL: strconv.FormatInt(int64(opts.WriterTTL/time.Second), 10),
-		sessions:  redis.NewScript(luaSessions), // needs no helpers
+		sessions:  redis.NewScript(luaSessions), // needs no helpers but pack.lua
 		create:    script(luaCreate),
 		save:      script(luaSave),
 		del:       script(luaDelete),

@@ -34,15 +34,14 @@ local function load_sessions(idx, base)
   return list, byid
 end
 
--- dump returns every session as {id, field, value, ...}: the hash as read,
--- with the fields a script may have changed (consumption, started_at) taken
--- from the Lua table, which the script keeps equal to what it wrote. No
--- second read.
+-- dump returns every session packed (pack.lua): the hash as read, with the
+-- fields a script may have changed (consumption, started_at) taken from the
+-- Lua table, which the script keeps equal to what it wrote. No second read.
 local dumped = {time_cons = true, data_cons_bytes = true, started_at = true}
 local function dump(list)
   local out = {}
-  for i, s in ipairs(list) do
-    local h = {s.id}
+  for _, s in ipairs(list) do
+    local h = {}
     for j = 1, #s.raw, 2 do
       local f = s.raw[j]
       if not dumped[f] then
@@ -58,9 +57,10 @@ local function dump(list)
       h[#h + 1] = 'started_at'
       h[#h + 1] = int(s.started_at)
     end
-    out[i] = h
+    out[#out + 1] = s.id
+    out[#out + 1] = h
   end
-  return out
+  return pack_sessions(out)
 end
 
 -- The rules of package session, mirrored: keep them in step with session.go
