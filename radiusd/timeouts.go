@@ -14,6 +14,10 @@ import (
 // channel is pending. A deadline is rounded up to the next tick.
 type timeouts struct {
 	tick time.Duration
+	// base is the origin of tick numbers: deadlines are measured on the
+	// monotonic clock from it (time.Since), so a step of the wall clock
+	// (NTP, a resumed VM) neither ends every call at once nor delays them.
+	base time.Time
 
 	mu      sync.Mutex
 	pending map[int64]chan struct{} // tick number → the channel its contexts share
@@ -25,14 +29,14 @@ type timeouts struct {
 const timeoutTick = 10 * time.Millisecond
 
 func newTimeouts(tick time.Duration) *timeouts {
-	return &timeouts{tick: tick, pending: map[int64]chan struct{}{}}
+	return &timeouts{tick: tick, base: time.Now(), pending: map[int64]chan struct{}{}}
 }
 
 // after returns a context that ends d from now (rounded up to the tick),
 // with context.DeadlineExceeded; it is never cancelled otherwise.
 func (t *timeouts) after(d time.Duration) context.Context {
 	tick := int64(t.tick)
-	n := (time.Now().Add(d).UnixNano() + tick - 1) / tick
+	n := (int64(time.Since(t.base)+d) + tick - 1) / tick
 	t.mu.Lock()
 	ch := t.pending[n]
 	if ch == nil {
@@ -44,7 +48,7 @@ func (t *timeouts) after(d time.Duration) context.Context {
 		}
 	}
 	t.mu.Unlock()
-	return &deadlineCtx{deadline: time.Unix(0, n*tick), done: ch}
+	return &deadlineCtx{deadline: t.base.Add(time.Duration(n * tick)), done: ch}
 }
 
 // run closes each pending channel once its tick has passed, and returns
@@ -53,7 +57,7 @@ func (t *timeouts) run() {
 	tk := time.NewTicker(t.tick)
 	defer tk.Stop()
 	for range tk.C {
-		now := time.Now().UnixNano() / int64(t.tick)
+		now := int64(time.Since(t.base)) / int64(t.tick)
 		t.mu.Lock()
 		for n, ch := range t.pending {
 			if n <= now {

@@ -257,14 +257,6 @@ func flag(b bool) string {
 	return "0"
 }
 
-// flagArg is flag as a script argument: constants, so no allocation.
-func flagArg(b bool) any {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
 // decodeAcct reads account.lua's reply: "outcome feeds moved unbilled_secs
 // unbilled_bytes new left" and "id secs bytes" per charge, alone or with
 // the device's sessions as {that string, sessions}.

@@ -223,10 +223,11 @@ func decodePairs(id string, v []string) (session.Data, error) {
 	})
 }
 
-// decodePacked decodes sessions.lua's reply: one MessagePack array of
-// alternating session IDs and arrays of field, value strings (the hashes as
-// stored). It allocates the result and nothing per field: every string in it
-// (IDs, provider, voucher) is a slice of reply, which they keep alive (a few
+// decodePacked decodes a packed session list (pack.lua: sessions.lua's
+// reply, account.lua's and record.lua's session dumps): one MessagePack
+// array of alternating session IDs and arrays of field, value strings. It
+// allocates the result and nothing per field: every string in it (IDs, MAC,
+// provider, voucher) is a slice of reply, which they keep alive (a few
 // hundred bytes per device).
 func decodePacked(reply string) ([]session.Data, error) {
 	var r sessionReader
@@ -256,7 +257,7 @@ func decodePacked(reply string) ([]session.Data, error) {
 	return out, r.end()
 }
 
-// sessionReader reads sessions.lua's reply: start, then next for each
+// sessionReader reads a packed session list: start, then next for each
 // session, then end.
 type sessionReader struct {
 	mp  mpReader
@@ -308,7 +309,7 @@ func (r *sessionReader) end() error {
 	return nil
 }
 
-// mpReader reads the two MessagePack types sessions.lua's reply holds:
+// mpReader reads the two MessagePack types a packed session list holds:
 // arrays and strings (str or bin, each in any of its length forms, whichever
 // a writer picks).
 type mpReader struct {

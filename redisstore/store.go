@@ -97,10 +97,7 @@ type Store struct {
 	rdb           redis.UniversalClient
 	keys          keys
 	open, stopped string // record TTLs in seconds, as script arguments
-	// openArg, stoppedArg are open and stopped as arguments, converted to
-	// an interface once rather than per packet.
-	openArg, stoppedArg any
-	writerTTL           string // writer record TTL in seconds
+	writerTTL     string // writer record TTL in seconds
 
 	sessions, create, save, del, account, close *redis.Script
 	records, record, claim                      *redis.Script
@@ -207,7 +204,6 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		vs:        newVoucherScripts(),
 		batch:     newBatcher(rdb, opts.MaxPipelines),
 	}
-	st.openArg, st.stoppedArg = st.open, st.stopped
 	st.sessionsSHA = st.sessions.Hash()
 	st.setAccount(luaLib, luaAccount)
 	return st, nil

@@ -20,14 +20,15 @@
 --      26 the record's member in KEYS[3] under its legacy key KEYS[4]
 -- KEYS[4] (network NAS entries only) the record's key before the address
 --         was part of the NAS identity
--- The short form (what the store sends since the hot lane): ARGV 1-8 as
+-- The short form (what the store sends for an interim; Starts and Stops
+-- come in the long form, whose unpacking would cost more): ARGV 1-8 as
 -- above, 9 Framed-IP-Address, 10 '1' NAS clock, 11 Class, 12 '1' Gigawords,
 -- 13 retransmit window, 14 arrival minus Acct-Delay-Time, 15 the others
 -- (9-14, 16-18, 22, 24, 26 above, in that order) packed as <length>:<value>
 -- each; expand() turns it into the long form above.
 -- Returns 'outcome feeds moved unbilled_secs unbilled_bytes new left' then
 -- 'id secs bytes' per session charged (feeds '-': none; moved, new, left
--- 0|1), or {that string, {{id, field, value, ...}, ...} sessions}.
+-- 0|1), or {that string, the sessions packed (pack.lua)}.
 -- The sessions are dumped only when the record began or moved (the server
 -- then needs the current session's limits); left says whether any session is
 -- still available (what the server needs after every other packet).
