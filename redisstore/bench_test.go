@@ -216,14 +216,7 @@ func benchMAC(k int) session.MAC {
 func BenchmarkAccountBatch(b *testing.B) {
 	for _, size := range []int{1, 8, 32, 64} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			s := benchDevices(b, size)
-			evs := make([]session.AcctEvent, size)
-			for k := range evs {
-				evs[k] = benchPkt(benchMAC(k))
-			}
-			ctx := b.Context()
-			jobs := make([]*job, size)
-			calls := make([]*acctCall, size)
+			s, evs, jobs, calls := benchBatchSetup(b, size)
 			b.ReportAllocs()
 			report := redisCPU(b, s)
 			for b.Loop() {
@@ -234,26 +227,46 @@ func BenchmarkAccountBatch(b *testing.B) {
 					ev.OutputOctets += 15000
 					ev.EventTime = ev.EventTime.Add(time.Second)
 					ev.Now = ev.EventTime
-					c, _, err := s.acctCall(*ev)
-					if err != nil {
-						b.Fatal(err)
-					}
-					calls[k] = c
-					jobs[k] = &job{ctx: ctx, acct: c, done: make(chan struct{})}
 				}
-				s.batch.exec(jobs)
-				for k, j := range jobs {
-					if j.err != nil {
-						b.Fatal(j.err)
-					}
-					res, err := acctReply(calls[k], "interim", evs[k])
-					if err != nil || res.Outcome != session.AcctApplied {
-						b.Fatalf("outcome %v, %v", res.Outcome, err)
-					}
-				}
+				applyBatch(b, s, evs, jobs, calls)
 			}
 			report()
 		})
+	}
+}
+
+// benchBatchSetup returns a Store with size devices (benchDevices), an
+// interim of each (benchPkt), and the slices applyBatch fills.
+func benchBatchSetup(b *testing.B, size int) (*Store, []session.AcctEvent, []*job, []*acctCall) {
+	s := benchDevices(b, size)
+	evs := make([]session.AcctEvent, size)
+	for k := range evs {
+		evs[k] = benchPkt(benchMAC(k))
+	}
+	return s, evs, make([]*job, size), make([]*acctCall, size)
+}
+
+// applyBatch sends evs as one batch (one pipeline; one script call when
+// batching is on), through jobs and calls (len(evs) each), and requires
+// every packet applied.
+func applyBatch(b *testing.B, s *Store, evs []session.AcctEvent, jobs []*job, calls []*acctCall) {
+	for k := range evs {
+		c, _, err := s.acctCall(evs[k])
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls[k] = c
+		jobs[k] = &job{ctx: b.Context(), acct: c, done: make(chan struct{})}
+	}
+	s.batch.exec(jobs)
+	for k, j := range jobs {
+		if j.err != nil {
+			b.Fatal(j.err)
+		}
+		res, err := acctReply(calls[k], evs[k].Kind.String(), evs[k])
+		if err != nil || res.Outcome != session.AcctApplied {
+			b.Fatalf("%s: outcome %v, %v", evs[k].Kind, res.Outcome, err)
+		}
 	}
 }
 
@@ -280,36 +293,13 @@ func BenchmarkAccountKinds(b *testing.B) {
 	const size = 32
 	for _, kind := range []string{"startstop", "start", "interim"} {
 		b.Run("kind="+kind, func(b *testing.B) {
-			s := benchDevices(b, size)
-			evs := make([]session.AcctEvent, size)
-			for k := range evs {
-				evs[k] = benchPkt(benchMAC(k))
-			}
-			ctx := b.Context()
-			jobs := make([]*job, size)
-			calls := make([]*acctCall, size)
+			s, evs, jobs, calls := benchBatchSetup(b, size)
 			n := 0
 			batch := func(kind session.AcctKind) {
 				for k := range evs {
-					ev := &evs[k]
-					ev.Kind = kind
-					c, _, err := s.acctCall(*ev)
-					if err != nil {
-						b.Fatal(err)
-					}
-					calls[k] = c
-					jobs[k] = &job{ctx: ctx, acct: c, done: make(chan struct{})}
+					evs[k].Kind = kind
 				}
-				s.batch.exec(jobs)
-				for k, j := range jobs {
-					if j.err != nil {
-						b.Fatal(j.err)
-					}
-					res, err := acctReply(calls[k], kind.String(), evs[k])
-					if err != nil || res.Outcome != session.AcctApplied {
-						b.Fatalf("%s: outcome %v, %v", kind, res.Outcome, err)
-					}
-				}
+				applyBatch(b, s, evs, jobs, calls)
 			}
 			b.ReportAllocs()
 			report := redisCPU(b, s)
