@@ -418,6 +418,25 @@ type rsNAS struct {
 	done    chan struct{}
 }
 
+// online gives mac a one-hour session and starts its NAS session acctID on
+// nas's connection (Identifier id), waiting for the Accounting-Response.
+func (e *rsEnv) online(t *testing.T, nas *rsNAS, id byte, mac, acctID string) {
+	t.Helper()
+	if _, err := e.mgr.CreateSession(context.Background(), mac, session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
+		t.Fatal(err)
+	}
+	start := rsAcct(t, id, rfc2866.AcctStatusType_Value_Start, mac, acctID, 0)
+	if _, err := nas.c.Write(start); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-nas.replies:
+		wantReply(t, b, start, radius.CodeAccountingResponse)
+	case <-time.After(enfArrive):
+		t.Fatal("no Accounting-Response")
+	}
+}
+
 func startRSNAS(t *testing.T, c *tls.Conn, answer radius.Code) *rsNAS {
 	n := &rsNAS{c: c, replies: make(chan []byte, 16), done: make(chan struct{})}
 	go func() {
@@ -467,25 +486,12 @@ func TestRadSecDisconnectOverConnection(t *testing.T) {
 	closed := newCloses()
 	e := startRadSec(t, rsOptions{wrap: closed.wrap})
 	ctx := context.Background()
-	const mac = "aa:bb:cc:dd:ee:09"
-	if _, err := e.mgr.CreateSession(ctx, mac, session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
-		t.Fatal(err)
-	}
 	c, err := e.dial(t, e.site7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nas := startRSNAS(t, c, radius.CodeDisconnectACK)
-	start := rsAcct(t, 1, rfc2866.AcctStatusType_Value_Start, mac, "rs-0003", 0)
-	if _, err := c.Write(start); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case b := <-nas.replies:
-		wantReply(t, b, start, radius.CodeAccountingResponse)
-	case <-time.After(enfArrive):
-		t.Fatal("no Accounting-Response")
-	}
+	e.online(t, nas, 1, "aa:bb:cc:dd:ee:09", "rs-0003")
 	res, err := e.srv.DisconnectDevice(ctx, session.MAC("aabbccddee09"))
 	if err != nil || len(res) != 1 || res[0].Outcome != radiusd.DynAuthACK {
 		t.Fatalf("DisconnectDevice: %+v, %v; want one ack", res, err)
@@ -624,25 +630,12 @@ func TestRadSecAddressNASFallsBackToUDP(t *testing.T) {
 		n.Prefix, n.CoAPort = netip.MustParsePrefix("127.0.0.1/32"), coa.port()
 	}})
 	ctx := context.Background()
-	const mac = "aa:bb:cc:dd:ee:0a"
-	if _, err := e.mgr.CreateSession(ctx, mac, session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
-		t.Fatal(err)
-	}
 	c, err := e.dial(t, e.ca.Client(t, "ap-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nas := startRSNAS(t, c, radius.CodeDisconnectACK)
-	start := rsAcct(t, 1, rfc2866.AcctStatusType_Value_Start, mac, "rs-0004", 0)
-	if _, err := c.Write(start); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case b := <-nas.replies:
-		wantReply(t, b, start, radius.CodeAccountingResponse)
-	case <-time.After(enfArrive):
-		t.Fatal("no Accounting-Response")
-	}
+	e.online(t, nas, 1, "aa:bb:cc:dd:ee:0a", "rs-0004")
 	if got := e.rdb.HGet(ctx, "hs:{aabbccddee0a}:acct:office:rs-0004", "state").Val(); got != "open" {
 		t.Fatalf("record office/rs-0004: state %q, want open", got)
 	}
@@ -705,19 +698,7 @@ func TestRadSecDynAuthConcurrent(t *testing.T) {
 	const devices = 12
 	mac := func(i int) string { return fmt.Sprintf("02:00:00:00:77:%02x", i) }
 	for i := range devices {
-		if _, err := e.mgr.CreateSession(ctx, mac(i), session.Spec{Type: session.TypeTime, TimeSecs: 3600, DownMbits: 10, UpMbits: 2}); err != nil {
-			t.Fatal(err)
-		}
-		start := rsAcct(t, byte(i), rfc2866.AcctStatusType_Value_Start, mac(i), fmt.Sprintf("cc-%02d", i), 0)
-		if _, err := c.Write(start); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case b := <-nas.replies:
-			wantReply(t, b, start, radius.CodeAccountingResponse)
-		case <-time.After(enfArrive):
-			t.Fatal("no Accounting-Response")
-		}
+		e.online(t, nas, byte(i), mac(i), fmt.Sprintf("cc-%02d", i))
 	}
 	results := make(chan []radiusd.DynAuthResult, devices)
 	errs := make(chan error, devices)

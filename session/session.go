@@ -109,6 +109,22 @@ func (e *FieldError) Error() string { return "invalid " + e.Field + ": " + e.Pro
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
+// ErrorLeaves flattens err's errors.Join trees (validation reports every
+// field at once that way) into their leaves; nil for nil.
+func ErrorLeaves(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, ErrorLeaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
 // Data is the persisted state of one session, as a Store reads and writes it.
 // Consumption and allocation are exact integers (seconds, bytes).
 type Data struct {

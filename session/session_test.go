@@ -935,3 +935,18 @@ func TestBytesMBRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// ErrorLeaves flattens nested joins in order and keeps a lone error whole.
+func TestErrorLeaves(t *testing.T) {
+	a, b, c := errors.New("a"), &FieldError{Field: "b", Problem: "x"}, errors.New("c")
+	got := ErrorLeaves(errors.Join(a, errors.Join(b, nil, c)))
+	if len(got) != 3 || got[0] != a || got[1] != error(b) || got[2] != c {
+		t.Errorf("leaves %v, want [a b c]", got)
+	}
+	if got := ErrorLeaves(a); len(got) != 1 || got[0] != a {
+		t.Errorf("a lone error: %v", got)
+	}
+	if got := ErrorLeaves(nil); got != nil {
+		t.Errorf("nil: %v", got)
+	}
+}

@@ -383,7 +383,7 @@ func editError(err error, hint string) error {
 		return usageErr("update: nothing to change: give at least one of --add-time, --add-data-mb, --time, --data-mb, --time-used, --data-used-mb, --down, --up, --global-speed, --exp-days, --provider, --reset-start%s", hint)
 	}
 	var problems []string
-	for _, e := range leaves(err) {
+	for _, e := range session.ErrorLeaves(err) {
 		var fe *session.FieldError
 		if !errors.As(e, &fe) {
 			problems = append(problems, trimInvalid(e))

@@ -120,7 +120,7 @@ var flagHints = map[string]string{
 // required ...".
 func fieldProblems(err error, flagOf func(field string) string, given func(flag string) bool) []string {
 	var out []string
-	for _, e := range leaves(err) {
+	for _, e := range session.ErrorLeaves(err) {
 		var fe *session.FieldError
 		if !errors.As(e, &fe) {
 			out = append(out, trimInvalid(e))
@@ -143,21 +143,9 @@ func fieldProblems(err error, flagOf func(field string) string, given func(flag 
 	return out
 }
 
-// leaves flattens errors.Join trees.
-func leaves(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
-
 // isValidation reports whether err is made only of validation failures.
 func isValidation(err error) bool {
-	for _, e := range leaves(err) {
+	for _, e := range session.ErrorLeaves(err) {
 		if !errors.Is(e, session.ErrInvalid) {
 			return false
 		}

@@ -1021,25 +1021,12 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, key func(f
 // every leaf is one.
 func fieldErrors(err error) []*session.FieldError {
 	var out []*session.FieldError
-	var walk func(error) bool
-	walk = func(e error) bool {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				if !walk(x) {
-					return false
-				}
-			}
-			return true
-		}
+	for _, e := range session.ErrorLeaves(err) {
 		var fe *session.FieldError
 		if !errors.As(e, &fe) {
-			return false
+			return nil
 		}
 		out = append(out, fe)
-		return true
-	}
-	if !walk(err) {
-		return nil
 	}
 	return out
 }

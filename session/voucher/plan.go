@@ -270,7 +270,7 @@ func (pt PlanPatch) Apply(p Plan) (Plan, error) {
 			skip[e.(*session.FieldError).Field] = true
 		}
 		rest := []error{}
-		for _, e := range leaves(err) {
+		for _, e := range session.ErrorLeaves(err) {
 			if fe, ok := e.(*session.FieldError); !ok || !skip[fe.Field] {
 				rest = append(rest, e)
 			}
@@ -283,24 +283,9 @@ func (pt PlanPatch) Apply(p Plan) (Plan, error) {
 	return p, nil
 }
 
-// leaves flattens errors.Join trees (and the joins session returns).
-func leaves(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
-
 func dropField(err error, field string) []error {
 	var out []error
-	for _, e := range leaves(err) {
+	for _, e := range session.ErrorLeaves(err) {
 		if fe, ok := e.(*session.FieldError); ok && fe.Field == field {
 			continue
 		}
