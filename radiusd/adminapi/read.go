@@ -307,6 +307,19 @@ type devicesJSON struct {
 	More    bool         `json:"more"` // more devices match: narrow the search
 }
 
+// queryBool reads the query parameter name as true|1 or false|0 (absent:
+// false); ok false means it answered 400 already.
+func queryBool(w http.ResponseWriter, r *http.Request, name string) (v, ok bool) {
+	switch r.URL.Query().Get(name) {
+	case "", "false", "0":
+		return false, true
+	case "true", "1":
+		return true, true
+	}
+	writeJSON(w, http.StatusBadRequest, errorBody{Error: "want true or false", Field: name})
+	return false, false
+}
+
 // listDevices answers GET /v1/devices?q=<MAC fragment>&online=true&limit=n.
 func (a *api) listDevices(w http.ResponseWriter, r *http.Request) {
 	if !a.haveDirectory(w) {
@@ -327,13 +340,8 @@ func (a *api) listDevices(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	onlineOnly := false
-	switch s := q.Get("online"); s {
-	case "", "false", "0":
-	case "true", "1":
-		onlineOnly = true
-	default:
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "want true or false", Field: "online"})
+	onlineOnly, ok := queryBool(w, r, "online")
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
@@ -406,13 +414,8 @@ func (a *api) deviceNASSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok || !a.haveDirectory(w) {
 		return
 	}
-	recent := false
-	switch v := r.URL.Query().Get("recent"); v {
-	case "", "false", "0":
-	case "true", "1":
-		recent = true
-	default:
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "want true or false", Field: "recent"})
+	recent, ok := queryBool(w, r, "recent")
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
